@@ -1,0 +1,235 @@
+"""Helpers the graders share: hunt for a failing case, shrink it, report it in plain words.
+
+A grader (``check_*`` in a chapter module) is a function of the learner's class or function. It
+builds many seeded cases, runs the learner's code on each, and compares the results with ground
+truth derived from the trace or from an exhaustive model. On the first failure it shrinks the case
+to a small one that still fails and raises :class:`CheckFailure`, an ``AssertionError`` that says:
+
+* a plain-language **category** ("delivered past a gap", "stale value left in the cache"),
+* the **seed** and how to replay the case,
+* the **shortest failing schedule**, one numbered line per step,
+* what was **expected** and what the learner's code **did**,
+
+and shows a **picture** of the schedule (a timeline) when running inside Jupyter.
+
+Why the search and the shrinker are hand-written: graded cells must answer in under two seconds
+while covering thousands of cases. Hypothesis spends about 1.6 ms generating each example on this
+machine (measured with ``hypothesis.find`` on a three-field strategy: 1,000 examples in 1.6 s), so
+it can't sweep thousands of seeds per cell, and it can't shrink an example it did not generate.
+A plain seeded ``random.Random`` sweep plus greedy shrinking over a case's own "smaller" moves is
+simple and fast. Hypothesis still checks the library's own properties in ``tests/``.
+
+Checkers keep no state between calls, so the same check can run in a fresh process given only the
+learner's source (see :mod:`gotchalab.grading`).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+import traceback
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn, TypeVar
+
+from .trace import Trace
+
+__all__ = [
+    "CheckFailure",
+    "fail",
+    "call",
+    "sweep",
+    "shrink",
+    "passed",
+    "show",
+    "same_value",
+]
+
+C = TypeVar("C")
+
+
+class CheckFailure(AssertionError):
+    """A grader's verdict: a category, the seed, the shortest failing schedule and a picture."""
+
+    def __init__(
+        self,
+        category: str,
+        what: str,
+        *,
+        seed: int | None = None,
+        schedule: Sequence[str] | str | None = None,
+        expected: Any = None,
+        got: Any = None,
+        trace: Trace | None = None,
+        highlight: dict[int, str] | None = None,
+        replay: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.category = category
+        self.what = what
+        self.seed = seed
+        self.schedule = schedule
+        self.expected = expected
+        self.got = got
+        self.trace = trace
+        self.highlight = highlight or {}
+        self.replay = replay
+        self.hint = hint
+        super().__init__(self.report())
+
+    def report(self) -> str:
+        """The failure as text: category first, then seed, schedule, expected/got, hint."""
+        lines = [f"[{self.category}] {self.what}"]
+        if self.seed is not None:
+            lines.append(f"seed: {self.seed}")
+        if self.schedule:
+            steps = (
+                self.schedule.splitlines()
+                if isinstance(self.schedule, str)
+                else [f"{i:>3}. {s}" for i, s in enumerate(self.schedule, 1)]
+            )
+            lines.append(f"shortest failing schedule ({len(steps)} steps):")
+            lines.extend("  " + s for s in steps)
+        if self.expected is not None or self.got is not None:
+            lines.append(f"expected: {self.expected!r}")
+            lines.append(f"got:      {self.got!r}")
+        if self.replay:
+            lines.append(f"replay it: {self.replay}")
+        if self.hint:
+            lines.append(f"hint: {self.hint}")
+        return "\n".join(lines)
+
+    def figure(self):
+        """A timeline of the failing schedule (None if the failure has no trace)."""
+        if self.trace is None or len(self.trace) == 0:
+            return None
+        from .timeline import draw_timeline
+
+        return draw_timeline(self.trace, highlight=self.highlight, title=f"{self.category} — seed {self.seed}")
+
+
+def show(fig) -> None:
+    """Display a figure in Jupyter (no-op elsewhere), then free it."""
+    if fig is None:
+        return
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+
+        if get_ipython() is not None:
+            display(fig)
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def fail(category: str, what: str, **kw: Any) -> NoReturn:
+    """Raise :class:`CheckFailure`, showing its timeline first when running in Jupyter."""
+    err = CheckFailure(category, what, **kw)
+    try:
+        show(err.figure())
+    except Exception as draw_error:  # a picture must never hide the verdict
+        err.args = (err.args[0] + f"\n(could not draw the timeline: {draw_error})",)
+    raise err
+
+
+def call(fn: Callable[..., Any], *args: Any, what: str, **kw: Any) -> Any:
+    """Call learner code; turn an exception into a clear :class:`CheckFailure`.
+
+    ``NotImplementedError`` becomes "not implemented yet"; any other exception names its type,
+    message and the line of the learner's code it came from. ``kw`` is passed to :func:`fail`
+    (seed, schedule, trace, ...) so the report shows the case that triggered it.
+    """
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        fail("not implemented yet", f"{what} raised NotImplementedError: replace the "
+             "`raise NotImplementedError()` line with your code", **kw)
+    except CheckFailure:
+        raise
+    except Exception as exc:
+        frames = traceback.extract_tb(exc.__traceback__)
+        where = ""
+        if frames:
+            last = frames[-1]
+            where = f" (line {last.lineno}: {last.line!r})" if last.line else f" (line {last.lineno})"
+        fail("your code raised an exception", f"{what} raised {type(exc).__name__}: {exc}{where}", **kw)
+
+
+def sweep(
+    n: int,
+    seed: int,
+    make_case: Callable[[random.Random], C],
+    run_case: Callable[[C], str | None],
+) -> tuple[C, str, int] | None:
+    """Run ``n`` seeded cases; return ``(case, message, case_seed)`` for the first that fails.
+
+    Case ``k`` is built by ``make_case(random.Random(seed * 1_000_003 + k))``, so any single case
+    can be rebuilt from its case seed alone. ``run_case`` returns None or what went wrong.
+    """
+    if n < 1:
+        raise ValueError(f"sweep needs n >= 1 cases, got {n}")
+    for k in range(n):
+        case_seed = seed * 1_000_003 + k
+        case = make_case(random.Random(case_seed))
+        msg = run_case(case)
+        if msg:
+            return case, msg, case_seed
+    return None
+
+
+def shrink(
+    case: C,
+    run_case: Callable[[C], str | None],
+    smaller: Callable[[C], Iterable[C]],
+    *,
+    budget: int = 2_000,
+) -> tuple[C, str]:
+    """Greedily replace ``case`` by the first smaller case that still fails, until none does.
+
+    ``smaller(case)`` yields candidate cases, simplest first (drop a fault, drop a message, ...).
+    Returns the smallest failing case found and its message; at most ``budget`` candidates are
+    tried, so shrinking always ends.
+    """
+    msg = run_case(case)
+    if not msg:
+        raise ValueError("shrink() was given a case that does not fail")
+    tried = 0
+    improved = True
+    while improved and tried < budget:
+        improved = False
+        for cand in smaller(case):
+            tried += 1
+            m = run_case(cand)
+            if m:
+                case, msg, improved = cand, m, True
+                break
+            if tried >= budget:
+                break
+    return case, msg
+
+
+def passed(what: str, cases: int, started: float | None = None) -> None:
+    """Print the one-line summary a learner sees when a graded check passes."""
+    took = f" in {time.perf_counter() - started:.2f} s" if started is not None else ""
+    print(f"✓ {what}: {cases:,} cases, no failure{took}")
+
+
+def same_value(got: Any, expected: Any) -> bool:
+    """Compare learner output with the truth by type and value, never via the learner's ``==``.
+
+    ``bool`` and ``int`` are kept apart; containers are compared element by element.
+    """
+    if type(expected) in (list, tuple):
+        return (
+            type(got) is type(expected)
+            and len(got) == len(expected)
+            and all(same_value(g, e) for g, e in zip(got, expected, strict=True))
+        )
+    if type(expected) is dict:
+        return (
+            type(got) is dict
+            and set(got) == set(expected)
+            and all(same_value(got[k], expected[k]) for k in expected)
+        )
+    return type(got) is type(expected) and got == expected
