@@ -1,0 +1,179 @@
+"""Run nbgrader in a throwaway course directory: release, submit, autograde, read scores.
+
+Used by ``tools/release.py`` (to generate ``exercises/`` and to check it is fresh) and by the
+grader proofs in ``tests/test_grading.py``. A temporary course keeps the instructor's own
+``gradebook.db`` untouched and makes every run start from the same state.
+
+nbgrader is driven through its command line (the supported interface) with the virtualenv's
+``bin/`` first on PATH, because nbgrader runs ``alembic`` from PATH when it creates a gradebook.
+Scores are read from the gradebook with ``nbgrader.api.Gradebook``: ``nbgrader validate`` exits 0
+even when tests fail, so its exit code proves nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = ROOT / "solutions"
+EXERCISES = ROOT / "exercises"
+MUTANTS = ROOT / "tests" / "mutants"
+
+_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
+_CONFIG = """\
+c = get_config()  # noqa: F821
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
+c.ExecutePreprocessor.timeout = 120
+c.Execute.timeout = 120
+"""
+
+
+def chapters() -> list[str]:
+    """The chapter slugs that have an nbgrader source notebook, in order."""
+    return sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    return env
+
+
+@dataclass
+class Mutant:
+    """A known-buggy implementation: replacement sources for some solution cells."""
+
+    name: str
+    doc: str
+    expect_fail: list[str]
+    cells: dict[str, str]
+
+
+def load_mutants(slug: str) -> list[Mutant]:
+    """Parse ``tests/mutants/<slug>/*.py`` (format in CONTRIBUTING.md)."""
+    out = []
+    for path in sorted((MUTANTS / slug).glob("*.py")):
+        text = path.read_text()
+        doc_match = re.match(r'\s*"""(.*?)"""', text, re.DOTALL)
+        if not doc_match:
+            raise ValueError(f"{path}: a mutant starts with a docstring saying what is wrong")
+        expect = re.findall(r"^# expect-fail:\s*(\S+)\s*$", text, re.MULTILINE)
+        parts = re.split(r"^# %% cell:\s*(\S+)\s*$", text, flags=re.MULTILINE)
+        cells = {parts[i]: parts[i + 1].strip("\n") + "\n" for i in range(1, len(parts), 2)}
+        if not expect or not cells:
+            raise ValueError(
+                f"{path}: needs at least one '# expect-fail: <grade_id>' line and one "
+                "'# %% cell: <grade_id>' section"
+            )
+        out.append(Mutant(path.stem, " ".join(doc_match.group(1).split()), expect, cells))
+    return out
+
+
+def strip_markers(source: str) -> str:
+    """A solution cell's source without the ``### BEGIN/END SOLUTION`` lines."""
+    return _MARKER.sub("", source)
+
+
+@dataclass
+class Course:
+    """A temporary nbgrader course holding one chapter's assignment."""
+
+    root: Path
+    slug: str
+    students: list[str] = field(default_factory=list)
+
+    @classmethod
+    def create(cls, root: Path, slug: str) -> Course:
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "nbgrader_config.py").write_text(_CONFIG.format(root=str(root)))
+        src = root / "source" / slug
+        src.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SOLUTIONS / slug / f"{slug}.ipynb", src / f"{slug}.ipynb")
+        return cls(root, slug)
+
+    def nbgrader(self, *args: str) -> subprocess.CompletedProcess:
+        cmd = [str(Path(sys.executable).parent / "nbgrader"), *args]
+        proc = subprocess.run(cmd, cwd=self.root, env=_env(), capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"nbgrader {' '.join(args)} failed (exit {proc.returncode}):\n"
+                f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+            )
+        return proc
+
+    @property
+    def source_nb(self) -> Path:
+        return self.root / "source" / self.slug / f"{self.slug}.ipynb"
+
+    @property
+    def release_nb(self) -> Path:
+        return self.root / "release" / self.slug / f"{self.slug}.ipynb"
+
+    def generate(self) -> Path:
+        self.nbgrader("generate_assignment", self.slug, "--force")
+        return self.release_nb
+
+    def submit(self, student: str, cells: dict[str, str] | None = None) -> Path:
+        """Submit the release with solution cells filled in.
+
+        ``cells=None`` submits the release untouched (the stub). Otherwise every solution cell
+        gets the instructor's solution (markers stripped) unless ``cells`` replaces it.
+        """
+        nb = json.loads(self.release_nb.read_text())
+        if cells is not None:
+            source = json.loads(self.source_nb.read_text())
+            solution = {
+                c["metadata"]["nbgrader"]["grade_id"]: strip_markers(_text(c["source"]))
+                for c in source["cells"]
+                if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+            }
+            unknown = set(cells) - set(solution)
+            if unknown:
+                raise ValueError(
+                    f"{self.slug}: replacement for unknown solution cells {sorted(unknown)}; "
+                    f"solution cells are {sorted(solution)}"
+                )
+            for c in nb["cells"]:
+                meta = c.get("metadata", {}).get("nbgrader", {})
+                if meta.get("solution"):
+                    gid = meta["grade_id"]
+                    c["source"] = cells.get(gid, solution[gid])
+        dest = self.root / "submitted" / student / self.slug / f"{self.slug}.ipynb"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(json.dumps(nb, indent=1))
+        self.students.append(student)
+        return dest
+
+    def autograde(self) -> None:
+        self.nbgrader("autograde", self.slug, "--force")
+
+    def scores(self, student: str) -> dict[str, tuple[float, float]]:
+        """``grade_id -> (score, max_score)`` for every graded cell of ``student``."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{self.root}/gradebook.db") as gb:
+            sub = gb.find_submission_notebook(self.slug, self.slug, student)
+            return {g.name: (float(g.score), float(g.max_score)) for g in sub.grades}
+
+    def feedback(self) -> None:
+        self.nbgrader("generate_feedback", self.slug, "--force")
+
+
+def _text(source: str | list[str]) -> str:
+    return source if isinstance(source, str) else "".join(source)
