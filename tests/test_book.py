@@ -19,9 +19,19 @@ def html(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("book")
     jb = Path(sys.executable).parent / "jupyter-book"
     proc = subprocess.run(
-        [str(jb), "build", str(ROOT), "--path-output", str(out), "--warningiserror", "--nitpick",
-         "--keep-going"],
-        capture_output=True, text=True, cwd=ROOT,
+        [
+            str(jb),
+            "build",
+            str(ROOT),
+            "--path-output",
+            str(out),
+            "--warningiserror",
+            "--nitpick",
+            "--keep-going",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-8000:]
     return out / "_build" / "html"

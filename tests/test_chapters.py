@@ -29,8 +29,16 @@ def toc_pages() -> list[Path]:
 
 def _run_nbval(notebooks: list[Path], cwd: Path) -> tuple[int, str]:
     cmd = [
-        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-        "--nbval-current-env", "--nbval-sanitize-with", str(ROOT / "tests" / "nbval_sanitize.cfg"),
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "--nbval-lax",
+        "--nbval-current-env",
+        "--nbval-sanitize-with",
+        str(ROOT / "tests" / "nbval_sanitize.cfg"),
         *map(str, notebooks),
     ]
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
@@ -55,7 +63,17 @@ def test_chapter_pages_execute(tmp_path):
         out = tmp_path / "book" / f"{page.stem}.ipynb"
         out.parent.mkdir(exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "jupytext", "--quiet", "--to", "ipynb", "-o", str(out), str(page)],
+            [
+                sys.executable,
+                "-m",
+                "jupytext",
+                "--quiet",
+                "--to",
+                "ipynb",
+                "-o",
+                str(out),
+                str(page),
+            ],
             check=True,
         )
         notebooks.append(out)

@@ -28,8 +28,12 @@ def graded(request, tmp_path_factory):
     course.autograde()
     course.feedback()
     results = {s: course.scores(s) for s in course.students}
-    killed = [m for m in mutants if sum(v[0] for v in results[f"mutant-{m.name}"].values())
-              < sum(v[1] for v in results[f"mutant-{m.name}"].values())]
+    killed = [
+        m
+        for m in mutants
+        if sum(v[0] for v in results[f"mutant-{m.name}"].values())
+        < sum(v[1] for v in results[f"mutant-{m.name}"].values())
+    ]
     SUMMARY.append(
         f"{slug}: mutation score {len(killed)}/{len(mutants)} "
         f"({', '.join(m.name for m in mutants if m not in killed) or 'every mutant loses points'})"

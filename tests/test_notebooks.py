@@ -79,8 +79,12 @@ def test_mutants_name_real_cells(slug):
     mutants = load_mutants(slug)
     assert (MUTANTS / slug).is_dir() and len(mutants) >= 5, f"{slug}: at least 5 mutants"
     for m in mutants:
-        assert set(m.expect_fail) <= graded, f"{m.name}: unknown graded cells {set(m.expect_fail) - graded}"
-        assert set(m.cells) <= solution, f"{m.name}: unknown solution cells {set(m.cells) - solution}"
+        assert set(m.expect_fail) <= graded, (
+            f"{m.name}: unknown graded cells {set(m.expect_fail) - graded}"
+        )
+        assert set(m.cells) <= solution, (
+            f"{m.name}: unknown solution cells {set(m.cells) - solution}"
+        )
         for gid, src in m.cells.items():
             ast.parse(src, filename=f"{m.name}:{gid}")
 
@@ -90,7 +94,9 @@ def test_chapter_pages_have_no_outputs_and_a_kernel(path):
     text = path.read_text()
     if path.name == "intro.md":
         return
-    assert text.startswith("---\n") and "kernelspec:" in text, f"{path.name}: jupytext header missing"
+    assert text.startswith("---\n") and "kernelspec:" in text, (
+        f"{path.name}: jupytext header missing"
+    )
     for section in ("Feel it", "Fix it", "Your turn", "Say it like a senior"):
         assert re.search(rf"^#+ .*{section}", text, re.MULTILINE | re.IGNORECASE), (
             f"{path.name}: no '{section}' section"

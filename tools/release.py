@@ -21,7 +21,10 @@ from nbgrader_course import EXERCISES, Course, chapters  # noqa: E402
 
 def canonical(path: Path) -> str:
     """A notebook as sorted, indented JSON: the form committed and compared."""
-    return json.dumps(json.loads(path.read_text()), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    return (
+        json.dumps(json.loads(path.read_text()), indent=1, sort_keys=True, ensure_ascii=False)
+        + "\n"
+    )
 
 
 def fresh_release(slug: str, workdir: Path) -> str:
@@ -46,12 +49,17 @@ def main(argv: list[str] | None = None) -> int:
             dest.write_text(text)
             print(f"released {dest.relative_to(EXERCISES.parent)}")
         if args.check:
-            known = {p.name for p in EXERCISES.iterdir() if p.is_dir()} if EXERCISES.exists() else set()
+            known = (
+                {p.name for p in EXERCISES.iterdir() if p.is_dir()} if EXERCISES.exists() else set()
+            )
             extra = sorted(known - set(chapters()))
             for name in extra:
                 stale.append(f"exercises/{name} (no solutions/{name})")
     if stale:
-        print("exercises/ is stale; run `make release` and commit the result:\n  " + "\n  ".join(stale))
+        print(
+            "exercises/ is stale; run `make release` and commit the result:\n  "
+            + "\n  ".join(stale)
+        )
         return 1
     if args.check:
         print(f"exercises/ is fresh ({len(chapters())} chapters)")

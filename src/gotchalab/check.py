@@ -104,7 +104,9 @@ class CheckFailure(AssertionError):
             return None
         from .timeline import draw_timeline
 
-        return draw_timeline(self.trace, highlight=self.highlight, title=f"{self.category} — seed {self.seed}")
+        return draw_timeline(
+            self.trace, highlight=self.highlight, title=f"{self.category} — seed {self.seed}"
+        )
 
 
 def show(fig) -> None:
@@ -143,8 +145,12 @@ def call(fn: Callable[..., Any], *args: Any, what: str, **kw: Any) -> Any:
     try:
         return fn(*args)
     except NotImplementedError:
-        fail("not implemented yet", f"{what} raised NotImplementedError: replace the "
-             "`raise NotImplementedError()` line with your code", **kw)
+        fail(
+            "not implemented yet",
+            f"{what} raised NotImplementedError: replace the "
+            "`raise NotImplementedError()` line with your code",
+            **kw,
+        )
     except CheckFailure:
         raise
     except Exception as exc:
@@ -152,8 +158,14 @@ def call(fn: Callable[..., Any], *args: Any, what: str, **kw: Any) -> Any:
         where = ""
         if frames:
             last = frames[-1]
-            where = f" (line {last.lineno}: {last.line!r})" if last.line else f" (line {last.lineno})"
-        fail("your code raised an exception", f"{what} raised {type(exc).__name__}: {exc}{where}", **kw)
+            where = (
+                f" (line {last.lineno}: {last.line!r})" if last.line else f" (line {last.lineno})"
+            )
+        fail(
+            "your code raised an exception",
+            f"{what} raised {type(exc).__name__}: {exc}{where}",
+            **kw,
+        )
 
 
 def sweep(

@@ -77,9 +77,7 @@ class Violation:
 
     def describe(self) -> str:
         """The schedule in numbered plain-English lines, ending with what went wrong."""
-        lines = [
-            f"{i:>3}. {actor}: {label}" for i, (actor, label) in enumerate(self.schedule, 1)
-        ]
+        lines = [f"{i:>3}. {actor}: {label}" for i, (actor, label) in enumerate(self.schedule, 1)]
         lines.append(f"  => {self.message}")
         return "\n".join(lines)
 
@@ -115,7 +113,9 @@ def freeze(value: Any) -> Any:
 
 def _copy_state(state: State) -> State:
     # Fast path for the common flat dict of immutables; deepcopy otherwise.
-    if all(isinstance(v, (str, int, float, bool, type(None), tuple, frozenset)) for v in state.values()):
+    if all(
+        isinstance(v, (str, int, float, bool, type(None), tuple, frozenset)) for v in state.values()
+    ):
         return dict(state)
     return copy.deepcopy(state)
 

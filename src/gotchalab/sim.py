@@ -43,7 +43,9 @@ class Partition:
 
     def __post_init__(self) -> None:
         if not self.end > self.start:
-            raise ValueError(f"partition must end after it starts: start={self.start}, end={self.end}")
+            raise ValueError(
+                f"partition must end after it starts: start={self.start}, end={self.end}"
+            )
         seen = [n for g in self.groups for n in g]
         if len(seen) != len(set(seen)):
             raise ValueError(f"a node appears in two partition groups: {self.groups}")
@@ -104,7 +106,8 @@ class Faults:
             if p:
                 parts.append(f"{name} {p:.0%}")
         parts += [
-            "partition " + " | ".join("{" + ",".join(g) + "}" for g in p.groups)
+            "partition "
+            + " | ".join("{" + ",".join(g) + "}" for g in p.groups)
             + f" t={p.start:g}-{p.end:g}"
             for p in self.partitions
         ]
@@ -274,7 +277,9 @@ class Network:
             self.trace.record(self.now, src, DUP, msg=mid, copy=2)
         for copy in range(1, copies + 1):
             if self._partitioned(src, dst):
-                self.trace.record(self.now, src, DROP, msg=mid, src=src, dst=dst, reason="partition")
+                self.trace.record(
+                    self.now, src, DROP, msg=mid, src=src, dst=dst, reason="partition"
+                )
                 continue
             if f.drop and rng.random() < f.drop:
                 self.trace.record(self.now, src, DROP, msg=mid, src=src, dst=dst, reason="lost")
@@ -326,7 +331,13 @@ class Network:
                 st = self._nodes[msg.dst]
                 if not st.up:
                     trace.record(
-                        self.now, msg.dst, DROP, msg=msg.id, src=msg.src, dst=msg.dst, reason="node down"
+                        self.now,
+                        msg.dst,
+                        DROP,
+                        msg=msg.id,
+                        src=msg.src,
+                        dst=msg.dst,
+                        reason="node down",
                     )
                     continue
                 trace.record(self.now, msg.dst, RECV, msg=msg.id, src=msg.src, payload=msg.payload)

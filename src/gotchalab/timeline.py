@@ -84,7 +84,9 @@ def draw_timeline(
                 r += 1
             row[i] = float(max(r, 1))
     else:
-        y_of_time = {t: (float(k + 1) if rows == "order" else float(t)) for k, t in enumerate(times)}
+        y_of_time = {
+            t: (float(k + 1) if rows == "order" else float(t)) for k, t in enumerate(times)
+        }
         row = {i: y_of_time[e.time] for i, e in enumerate(events)}
     index_of = {id(e): i for i, e in enumerate(events)}
 
@@ -117,7 +119,14 @@ def draw_timeline(
             ax.plot([xi, xi], [a, b], color="white", lw=2.2, zorder=2)
             ax.plot([xi, xi], [a, b], color=_BAD, lw=1.2, ls=(0, (3, 3)), zorder=3)
         ax.text(
-            xi, 0.0, n, ha="center", va="bottom", fontsize=10, fontweight="bold", color=_INK,
+            xi,
+            0.0,
+            n,
+            ha="center",
+            va="bottom",
+            fontsize=10,
+            fontweight="bold",
+            color=_INK,
             bbox=dict(boxstyle="round,pad=0.3", fc="#edf2f7", ec=_LANE),
         )
 
@@ -129,14 +138,27 @@ def draw_timeline(
             open_part = y(e)
             part_label = " | ".join("{" + ",".join(g) + "}" for g in e.detail.get("groups", []))
         elif e.event == HEAL and open_part is not None:
-            ax.add_patch(Rectangle((-0.6, open_part), len(lanes) + 0.2, y(e) - open_part,
-                                   color="#fefcbf", zorder=0))
-            ax.text(len(lanes) - 0.45, open_part + 0.1, f"partition {part_label}", fontsize=7,
-                    color="#975a16", va="top", ha="right")
+            ax.add_patch(
+                Rectangle(
+                    (-0.6, open_part), len(lanes) + 0.2, y(e) - open_part, color="#fefcbf", zorder=0
+                )
+            )
+            ax.text(
+                len(lanes) - 0.45,
+                open_part + 0.1,
+                f"partition {part_label}",
+                fontsize=7,
+                color="#975a16",
+                va="top",
+                ha="right",
+            )
             open_part = None
     if open_part is not None:
-        ax.add_patch(Rectangle((-0.6, open_part), len(lanes) + 0.2, y_max - open_part,
-                               color="#fefcbf", zorder=0))
+        ax.add_patch(
+            Rectangle(
+                (-0.6, open_part), len(lanes) + 0.2, y_max - open_part, color="#fefcbf", zorder=0
+            )
+        )
 
     sends: dict[str, Event] = {}
     for idx, e in enumerate(events):
@@ -147,8 +169,9 @@ def draw_timeline(
         elif e.event == RECV and e.node in x_of:
             s = sends.get(e.detail["msg"])
             if s is not None and s.node in x_of:
-                _arrow(ax, x_of[s.node], y(s), x_of[e.node], y(e),
-                       _BAD if bad else _MSG, _msg_label(s))
+                _arrow(
+                    ax, x_of[s.node], y(s), x_of[e.node], y(e), _BAD if bad else _MSG, _msg_label(s)
+                )
             ax.plot(x_of[e.node], y(e), "o", ms=4, color=_BAD if bad else _MSG, zorder=5)
         elif e.event == DROP:
             s = sends.get(e.detail["msg"])
@@ -159,31 +182,55 @@ def draw_timeline(
                 xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
                 if e.detail.get("reason") == "node down":
                     xm, ym = x1 - 0.12 * (1 if x1 > x0 else -1), y1
-                ax.annotate("", xy=(xm, ym), xytext=(x0, y0),
-                            arrowprops=dict(arrowstyle="-", color=_LANE, lw=1.1, ls="--"))
+                ax.annotate(
+                    "",
+                    xy=(xm, ym),
+                    xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="-", color=_LANE, lw=1.1, ls="--"),
+                )
                 ax.plot(xm, ym, "x", color=_BAD, ms=8, mew=2, zorder=6)
-                ax.text(xm, ym + 0.05, f"{e.detail['msg']} {e.detail.get('reason', 'lost')}",
-                        fontsize=7, color=_BAD, ha="center", va="top")
+                ax.text(
+                    xm,
+                    ym + 0.05,
+                    f"{e.detail['msg']} {e.detail.get('reason', 'lost')}",
+                    fontsize=7,
+                    color=_BAD,
+                    ha="center",
+                    va="top",
+                )
         elif e.event == CRASH and e.node in x_of:
             ax.plot(x_of[e.node], y(e), "X", color=_BAD, ms=11, zorder=6)
             ax.text(x_of[e.node] + 0.1, y(e), "crash", fontsize=8, color=_BAD, va="center")
         elif e.event == RECOVER and e.node in x_of:
             ax.plot(x_of[e.node], y(e), "s", color=_OK, ms=7, zorder=6)
-            ax.text(x_of[e.node] + 0.1, y(e), "restart (empty)", fontsize=8, color=_OK,
-                    va="center")
+            ax.text(x_of[e.node] + 0.1, y(e), "restart (empty)", fontsize=8, color=_OK, va="center")
         elif e.event in (DUP, PARTITION, HEAL):
             continue
         elif e.node in x_of:
             text = (label(e) if label else None) or label_for(e)
             ax.plot(x_of[e.node], y(e), "o", ms=6 if bad else 5, color=color, zorder=5)
-            ax.text(x_of[e.node] + 0.08, y(e), text, fontsize=8, color=color, va="center",
-                    ha="left", zorder=7,
-                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
+            ax.text(
+                x_of[e.node] + 0.08,
+                y(e),
+                text,
+                fontsize=8,
+                color=color,
+                va="center",
+                ha="left",
+                zorder=7,
+                bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85),
+            )
         if bad and highlight[idx]:
             xi = x_of.get(e.node, 0)
             ax.annotate(
-                highlight[idx], xy=(xi, y(e)), xytext=(xi - 0.15, y(e) + 0.45),
-                fontsize=8.5, color=_BAD, fontweight="bold", ha="right", zorder=8,
+                highlight[idx],
+                xy=(xi, y(e)),
+                xytext=(xi - 0.15, y(e) + 0.45),
+                fontsize=8.5,
+                color=_BAD,
+                fontweight="bold",
+                ha="right",
+                zorder=8,
                 arrowprops=dict(arrowstyle="->", color=_BAD, lw=1.2),
                 bbox=dict(boxstyle="round,pad=0.25", fc="#fff5f5", ec=_BAD),
             )
@@ -218,9 +265,23 @@ def _msg_label(send: Event) -> str:
 
 
 def _arrow(ax, x0: float, y0: float, x1: float, y1: float, color: str, text: str) -> None:
-    ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                arrowprops=dict(arrowstyle="-|>", color=color, lw=1.2, shrinkA=2, shrinkB=3),
-                zorder=4)
+    ax.annotate(
+        "",
+        xy=(x1, y1),
+        xytext=(x0, y0),
+        arrowprops=dict(arrowstyle="-|>", color=color, lw=1.2, shrinkA=2, shrinkB=3),
+        zorder=4,
+    )
     xm, ym = x0 + (x1 - x0) * 0.35, y0 + (y1 - y0) * 0.35
-    ax.text(xm, ym, text, fontsize=7, color=color, ha="center", va="bottom", rotation=0,
-            bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8), zorder=7)
+    ax.text(
+        xm,
+        ym,
+        text,
+        fontsize=7,
+        color=color,
+        ha="center",
+        va="bottom",
+        rotation=0,
+        bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.8),
+        zorder=7,
+    )

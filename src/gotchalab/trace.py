@@ -66,7 +66,9 @@ def _describe(e: Event) -> str:
         return f"{t}: {e.node} receives {d.get('msg')}{_payload(d)} from {d.get('src')}"
     if e.event == DROP:
         why = d.get("reason", "lost")
-        return f"{t}: the network drops {d.get('msg')} from {d.get('src')} to {d.get('dst')} ({why})"
+        return (
+            f"{t}: the network drops {d.get('msg')} from {d.get('src')} to {d.get('dst')} ({why})"
+        )
     if e.event == DUP:
         return f"{t}: the network duplicates {d.get('msg')} (copy {d.get('copy')})"
     if e.event == CRASH:
