@@ -43,6 +43,8 @@ c.Execute.timeout = 120
 
 def chapters() -> list[str]:
     """The chapter slugs that have an nbgrader source notebook, in order."""
+    if not SOLUTIONS.is_dir():
+        return []
     return sorted(p.name for p in SOLUTIONS.iterdir() if (p / f"{p.name}.ipynb").is_file())
 
 
