@@ -25,6 +25,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (Senior Gotchas)" >/dev/null
+	@# JupyterLab opens the MyST chapters (book/*.md) as notebooks through jupytext.
+	@mkdir -p $(VENV)/share/jupyter/lab/settings
+	@echo '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Jupytext Notebook", "myst": "Jupytext Notebook"}}}' > $(VENV)/share/jupyter/lab/settings/overrides.json
 	@touch $@
 
 $(VENDOR): package.json package-lock.json tools/vendor_static.py | $(STAMP)

@@ -90,3 +90,14 @@ def test_feedback_tells_the_learner_what_is_missing(graded):
     assert html.is_file(), f"no feedback generated at {html}"
     text = html.read_text()
     assert "not implemented yet" in text, "release feedback should say the stub is not implemented"
+
+
+def test_fresh_process_regrade_agrees_with_nbgrader(graded):
+    """The tamper-resistant re-grade gives the same points as nbgrader on honest submissions."""
+    from gotchalab.grading import regrade
+
+    course, _, results = graded
+    for student in ("solution", "release"):
+        sub = course.root / "submitted" / student / course.slug / f"{course.slug}.ipynb"
+        got = {r.grade_id: r.points for r in regrade(course.source_nb, sub)}
+        assert got == {gid: s[0] for gid, s in results[student].items()}, student
