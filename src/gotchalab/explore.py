@@ -111,11 +111,28 @@ def freeze(value: Any) -> Any:
     )
 
 
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), tuple, frozenset})
+
+
+def _state_key(state: State) -> Any:
+    """A hashable key for deduplicating states: equal states give equal keys.
+
+    Fast path for the common flat dict of hashable values (one sort, no recursion); anything else
+    (nested dicts, lists, sets) goes through :func:`freeze`. The two kinds of key never collide,
+    because a state takes the same path every time it occurs.
+    """
+    try:
+        key = ("flat", tuple(sorted(state.items())))
+        hash(key)
+    except TypeError:
+        return freeze(state)
+    return key
+
+
 def _copy_state(state: State) -> State:
-    # Fast path for the common flat dict of immutables; deepcopy otherwise.
-    if all(
-        isinstance(v, (str, int, float, bool, type(None), tuple, frozenset)) for v in state.values()
-    ):
+    # Fast path for the common flat dict of immutables; deepcopy otherwise. Exact types: a set
+    # lookup is cheaper than isinstance, and subclasses just take the slow (still correct) path.
+    if all(type(v) in _IMMUTABLE for v in state.values()):
         return dict(state)
     return copy.deepcopy(state)
 
@@ -200,7 +217,7 @@ def explore(
                         best = cand
                     schedules += node.count
                     continue
-                key = (pcs, i, freeze(st))
+                key = (pcs, i, _state_key(st))
                 old = nxt.get(key)
                 if old is None:
                     nxt[key] = _Node(st, pcs, i, path, switches, node.count)
