@@ -1,0 +1,16 @@
+"""Version check missing: the reader fills the cache with a blind set, so its old value overwrites the writer's tombstone."""
+# expect-fail: strategy_safe_basic_race
+# expect-fail: strategy_safe_before_commit
+# expect-fail: strategy_safe_with_replica_lag
+# expect-fail: strategy_safe_with_two_layers
+# %% cell: strategy
+class Strategy:
+    """Cache-aside for one key: which operations a read and a write perform."""
+
+    def read(self, layers: list[str]) -> list[str]:
+        return [f"get {la}" for la in layers] + ["read primary"] + [
+            f"set {la}" for la in reversed(layers)
+        ]
+
+    def write(self, layers: list[str]) -> list[str]:
+        return ["write primary", "commit"] + [f"delete {la}" for la in reversed(layers)]

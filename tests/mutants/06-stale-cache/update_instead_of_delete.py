@@ -1,0 +1,15 @@
+"""Update instead of delete: after the commit the writer overwrites the cache with its value (a blind set), so a slower writer's older value can land last."""
+# expect-fail: strategy_safe_basic_race
+# expect-fail: strategy_safe_with_replica_lag
+# expect-fail: strategy_safe_with_two_layers
+# %% cell: strategy
+class Strategy:
+    """Cache-aside for one key: which operations a read and a write perform."""
+
+    def read(self, layers: list[str]) -> list[str]:
+        return [f"get {la}" for la in layers] + ["read primary"] + [
+            f"set_if_newer {la}" for la in reversed(layers)
+        ]
+
+    def write(self, layers: list[str]) -> list[str]:
+        return ["write primary", "commit"] + [f"set {la}" for la in reversed(layers)]
