@@ -105,7 +105,9 @@ class CheckFailure(AssertionError):
         from .timeline import draw_timeline
 
         return draw_timeline(
-            self.trace, highlight=self.highlight, title=f"{self.category} — seed {self.seed}"
+            self.trace,
+            highlight=self.highlight,
+            title=self.category + ("" if self.seed is None else f" — seed {self.seed}"),
         )
 
 
