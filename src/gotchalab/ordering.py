@@ -169,12 +169,14 @@ def keyed_workload(
     n_keys: int = 200,
     hot_share: float = 0.0,
     interval: float = 1.0,
-) -> list[tuple[float, str, int]]:
-    """``n_events`` keyed updates ``(arrival_time, key, version)``, one every ``interval``.
+    cost: float = 3.0,
+) -> list[tuple[float, str, int, float]]:
+    """``n_events`` keyed updates ``(arrival_time, key, version, cost)``, one every ``interval``.
 
     With probability ``hot_share`` an update goes to the single hot key ``"hot"``, otherwise to a
     uniformly chosen ``"key-<i>"``. ``version`` counts the updates of each key from 0, so a
-    consumer that sees versions out of order has reordered that key.
+    consumer that sees versions out of order has reordered that key. ``cost`` is the mean time a
+    consumer spends on one update (uniform in ``[cost / 2, 3 * cost / 2]``: some updates are slow).
     """
     if not 0.0 <= hot_share <= 1.0:
         raise ValueError(f"hot_share is a fraction in [0, 1], got {hot_share!r}")
@@ -185,21 +187,19 @@ def keyed_workload(
         key = "hot" if rng.random() < hot_share else f"key-{rng.randrange(n_keys)}"
         v = versions.get(key, 0)
         versions[key] = v + 1
-        out.append((i * interval, key, v))
+        out.append((i * interval, key, v, round(rng.uniform(0.5 * cost, 1.5 * cost), 3)))
     return out
 
 
 def simulate_partitions(
-    events: Sequence[tuple[float, str, int]],
+    events: Sequence[tuple[float, str, int, float]],
     n_partitions: int,
     assign: Callable[[str, int], int],
-    *,
-    service_time: float = 3.0,
 ) -> dict[str, float]:
     """Run ``events`` through ``n_partitions`` FIFO partitions, one sequential consumer each.
 
     ``assign(key, i)`` picks the partition of the i-th event (a key hash, or ``i % n`` for
-    round-robin). Each consumer takes ``service_time`` per event. Returns the max and 99th-percentile
+    round-robin). A consumer spends each event's ``cost``. Returns the max and 99th-percentile
     lag (finish - arrival), the events finished per time unit, and ``keys_reordered``: how many keys
     had a later version finish before an earlier one (zero whenever a key sticks to one partition,
     because each partition is FIFO).
@@ -209,14 +209,14 @@ def simulate_partitions(
     free = [0.0] * n_partitions
     lags = []
     finished: dict[str, list[tuple[float, int]]] = {}
-    for i, (t, key, version) in enumerate(events):
+    for i, (t, key, version, cost) in enumerate(events):
         p = assign(key, i)
         if not (type(p) is int and 0 <= p < n_partitions):
             raise ValueError(
                 f"assign({key!r}, {i}) returned {p!r}; expected an int in [0, {n_partitions})"
             )
         start = max(t, free[p])
-        free[p] = start + service_time
+        free[p] = start + cost
         lags.append(free[p] - t)
         finished.setdefault(key, []).append((free[p], version))
     lags.sort()
@@ -992,18 +992,18 @@ def _run_buffer_case(
                 return _BufferVerdict(
                     "delivered a duplicate", f"{where} delivered seq {s} a second time", k, s
                 ), log
-            if delivered and s < delivered[-1]:
-                return _BufferVerdict(
-                    "delivered out of order",
-                    f"{where} delivered seq {s} after seq {delivered[-1]}",
-                    k,
-                    s,
-                ), log
             if s in qset:
                 return _BufferVerdict(
                     "delivered a dead-lettered message",
                     f"{where} delivered seq {s}, which was already in the DLQ "
                     "(a late arrival must be dropped)",
+                    k,
+                    s,
+                ), log
+            if delivered and s < delivered[-1]:
+                return _BufferVerdict(
+                    "delivered out of order",
+                    f"{where} delivered seq {s} after seq {delivered[-1]}",
                     k,
                     s,
                 ), log
@@ -1056,6 +1056,8 @@ def _buffer_trace(
     done: dict[int, list] = {}
     for k, what, seq, _now in log:
         done.setdefault(k, []).append((what, seq))
+    for entries in done.values():  # within one call, tell it in sequence order
+        entries.sort(key=lambda w: w[1])
     # (time, order, node, event, detail, words); order keeps a send before its drop, a call
     # before what it released.
     rows: list[tuple[int, int, str, str, dict, str]] = []
