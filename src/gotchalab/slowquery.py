@@ -64,8 +64,8 @@ __all__ = [
 ]
 
 SHOP_SEED = 9
-SHOP_ORDERS = 400_000
-SHOP_CUSTOMERS = 40_000
+SHOP_ORDERS = 300_000
+SHOP_CUSTOMERS = 30_000
 EX_ROWS = 20_000
 EX_CUSTOMERS = 2_000
 
@@ -75,7 +75,7 @@ NORMAL_MAX_MS = 100
 STOP_WITHIN_MS = 400
 
 # The query the new "my orders" page sends: there is no index on orders.customer_id.
-SLOW_LOOKUP = "SELECT id, status, amount, created_at FROM orders WHERE customer_id = %s"
+SLOW_LOOKUP = "SELECT id, status, amount, created_at FROM orders WHERE customer_id = %s::int"
 FAST_LOOKUP = "SELECT id, customer_id, status, amount FROM orders WHERE id = %s"
 CUSTOMER_LOOKUP = "SELECT id, email, region FROM customers WHERE id = %s"
 
@@ -231,17 +231,36 @@ def lab(seed: int = SHOP_SEED) -> Any:
 
 @dataclass
 class LoadRun:
-    """One run of :func:`run_load`: a row per request, plus marks (time, label) for the plot."""
+    """One run of :func:`run_load`: a row per request, plus marks (time, label) for the plot.
 
-    requests: list[tuple[float, str, float, bool, str]] = field(default_factory=list)
+    ``requests`` rows are ``(arrival_s, kind, wait_ms, ms, outcome)``: when the request arrived
+    (seconds into the run), ``"api"`` or ``"slow page"``, how long it waited for a pooled
+    connection, its latency from arrival to answer, and ``"ok"``, an error class name, or
+    ``"not served"`` (still queued when the run ended).
+    """
+
+    requests: list[tuple[float, str, float, float, str]] = field(default_factory=list)
     marks: list[tuple[float, str]] = field(default_factory=list)
     snapshots: dict[str, Any] = field(default_factory=dict)
 
     def frame(self):
-        """Requests as a DataFrame: start_s, kind, ms, ok, error."""
+        """Requests as a DataFrame: arrival_s, kind, wait_ms, ms, outcome."""
         import pandas as pd
 
-        return pd.DataFrame(self.requests, columns=["start_s", "kind", "ms", "ok", "error"])
+        return pd.DataFrame(
+            self.requests, columns=["arrival_s", "kind", "wait_ms", "ms", "outcome"]
+        )
+
+
+def _arrivals(rng: random.Random, rate: float, start: float, end: float) -> list[float]:
+    """Poisson arrival times at ``rate`` per second in [start, end) (seeded, open loop)."""
+    out, t = [], start
+    while rate > 0:
+        t += rng.expovariate(rate)
+        if t >= end:
+            break
+        out.append(t)
+    return out
 
 
 def run_load(
@@ -249,88 +268,111 @@ def run_load(
     *,
     seed: int,
     seconds: float,
-    oltp_threads: int = 2,
-    slow_threads: int = 0,
+    api_rate: float = 150.0,
+    slow_rate: float = 0.0,
     slow_from: float = 0.0,
-    think_ms: float = 2.0,
+    pool_size: int = 4,
+    drain_s: float = 1.0,
     events: tuple[tuple[float, str, Callable[[Any], Any]], ...] = (),
 ) -> LoadRun:
-    """Play ``seconds`` of load and record each request's latency.
+    """Play ``seconds`` of open-loop load through an app's connection pool; record each request.
 
-    OLTP threads send primary-key lookups (``orders`` by id, ``customers`` by id), each followed by
-    ``think_ms`` of idle time. From ``slow_from`` seconds on, ``slow_threads`` threads send
-    :data:`SLOW_LOOKUP` back to back (the new page that has no index). Each ``events`` entry
-    ``(at_s, label, fn)`` runs ``fn(conn)`` on a control connection at ``at_s`` seconds; its result
-    is kept in ``snapshots[label]`` and its time in ``marks``. Which ids are looked up is seeded;
-    the latencies are measured, so they differ from run to run.
+    Requests arrive on a seeded Poisson schedule, independent of how fast they are served (users
+    do not wait for each other): ``api_rate`` per second of primary-key lookups (an order or a
+    customer by id) for the whole run, and from ``slow_from`` on ``slow_rate`` per second of
+    :data:`SLOW_LOOKUP` (the new page; no index). All go through one FIFO queue to ``pool_size``
+    connections, as in an app with a connection pool, so a request's latency counts its wait for
+    a connection. Requests still queued ``drain_s`` after the end are "not served", so a run always
+    ends. Each ``events`` entry ``(at_s, label, fn)`` runs ``fn(conn)`` on a separate control
+    connection at ``at_s``; its result goes to ``snapshots[label]``. Which requests arrive when is
+    a function of ``seed``; the latencies are measured, so they vary from run to run.
     """
-    if seconds <= 0 or oltp_threads < 1:
-        raise ValueError(f"need seconds > 0 and oltp_threads >= 1, got {seconds=}, {oltp_threads=}")
-    out = LoadRun()
-    lock = threading.Lock()
-    t0 = time.perf_counter()
-    stop_at = t0 + seconds
+    import queue
+
+    if seconds <= 0 or pool_size < 1 or api_rate <= 0:
+        raise ValueError(
+            f"need seconds > 0, pool_size >= 1, api_rate > 0; got {seconds=}, {pool_size=}, "
+            f"{api_rate=}"
+        )
     with server.connect(autocommit=True) as c:
         n_orders, n_customers = c.execute(
             "SELECT orders, customers FROM gotchalab_dataset WHERE name = 'shop'"
         ).fetchone()
+    rng = random.Random(seed)
+    plan: list[tuple[float, str, str, int]] = []
+    for at in _arrivals(rng, api_rate, 0.0, seconds):
+        if rng.random() < 0.5:
+            plan.append((at, "api", FAST_LOOKUP, rng.randint(1, n_orders)))
+        else:
+            plan.append((at, "api", CUSTOMER_LOOKUP, rng.randint(1, n_customers)))
+    for at in _arrivals(rng, slow_rate, slow_from, seconds):
+        plan.append((at, "slow page", SLOW_LOOKUP, rng.randint(1, n_customers)))
+    plan.sort()
 
-    def oltp(k: int) -> None:
-        rng = random.Random(seed * 1000 + k)
-        with server.connect(autocommit=True, application_name=f"api-{k}") as conn:
-            while time.perf_counter() < stop_at:
-                if rng.random() < 0.5:
-                    kind, sql, arg = "oltp", FAST_LOOKUP, rng.randint(1, n_orders)
-                else:
-                    kind, sql, arg = "oltp", CUSTOMER_LOOKUP, rng.randint(1, n_customers)
-                _timed(conn, sql, arg, kind, t0, out, lock)
-                time.sleep(think_ms / 1000)
+    out = LoadRun()
+    lock = threading.Lock()
+    todo: queue.Queue[tuple[float, str, str, int] | None] = queue.Queue()
+    conns = [
+        server.connect(autocommit=True, application_name=f"shop-app-{k}") for k in range(pool_size)
+    ]
+    t0 = time.perf_counter()
+    hard_end = t0 + seconds + drain_s
 
-    def slow(k: int) -> None:
-        rng = random.Random(seed * 1000 + 500 + k)
-        delay = t0 + slow_from - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        with server.connect(autocommit=True, application_name=f"my-orders-{k}") as conn:
-            while time.perf_counter() < stop_at:
-                _timed(conn, SLOW_LOOKUP, rng.randint(1, n_customers), "slow page", t0, out, lock)
+    def worker(conn: Any) -> None:
+        import psycopg
+
+        # One plain scan per query: the picture is about cores, not parallel-query settings.
+        conn.execute("SET max_parallel_workers_per_gather = 0")
+        conn.execute(
+            "SELECT set_config('statement_timeout', %s, false)",
+            (f"{int((seconds + drain_s) * 1000)}ms",),
+        )
+        while (item := todo.get()) is not None:
+            at, kind, sql, arg = item
+            began = time.perf_counter() - t0
+            if time.perf_counter() > hard_end:
+                outcome, done = "not served", began
+            else:
+                try:
+                    conn.execute(sql, (arg,)).fetchall()
+                    outcome = "ok"
+                except psycopg.Error as exc:
+                    outcome = type(exc).__name__
+                done = time.perf_counter() - t0
+            with lock:
+                out.requests.append((at, kind, (began - at) * 1000, (done - at) * 1000, outcome))
 
     def control() -> None:
-        with server.connect(autocommit=True, application_name="control") as conn:
+        with server.connect(autocommit=True, application_name="dba") as conn:
             for at, label, fn in sorted(events, key=lambda e: e[0]):
                 delay = t0 + at - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
-                started = time.perf_counter() - t0
                 result = fn(conn)
                 with lock:
-                    out.marks.append((started, label))
+                    out.marks.append((at, label))
                     out.snapshots[label] = result
 
-    threads = [threading.Thread(target=oltp, args=(k,)) for k in range(oltp_threads)]
-    threads += [threading.Thread(target=slow, args=(k,)) for k in range(slow_threads)]
+    threads = [threading.Thread(target=worker, args=(c,)) for c in conns]
     if events:
         threads.append(threading.Thread(target=control))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=seconds + 30)  # bounded: a statement never runs 30 s past the end here
+    try:
+        for t in threads:
+            t.start()
+        for item in plan:  # the open-loop arrival schedule
+            delay = t0 + item[0] - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            todo.put(item)
+        for _ in conns:
+            todo.put(None)
+        for t in threads:
+            t.join(timeout=seconds + drain_s + 30)
+    finally:
+        for c in conns:
+            c.close()
     out.requests.sort(key=lambda r: r[0])
     return out
-
-
-def _timed(conn: Any, sql: str, arg: Any, kind: str, t0: float, out: LoadRun, lock) -> None:
-    import psycopg
-
-    start = time.perf_counter()
-    ok, err = True, ""
-    try:
-        conn.execute(sql, (arg,)).fetchall()
-    except psycopg.Error as exc:
-        ok, err = False, type(exc).__name__
-    ms = (time.perf_counter() - start) * 1000
-    with lock:
-        out.requests.append((start - t0, kind, ms, ok, err))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,7 +383,7 @@ ACTIVITY_SQL = """
 SELECT pid, application_name, state, wait_event_type, wait_event,
        round(extract(epoch FROM clock_timestamp() - query_start) * 1000) AS query_ms,
        round(extract(epoch FROM clock_timestamp() - xact_start) * 1000) AS xact_ms,
-       left(regexp_replace(query, '\\s+', ' ', 'g'), 60) AS query
+       left(regexp_replace(query, '\\s+', ' ', 'g'), 80) AS query
 FROM pg_stat_activity
 WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()
 ORDER BY query_start
