@@ -12,6 +12,9 @@ Then two kinds of proof:
   output (mjx-container), Chromium's network log must show no request to any other host, and the
   server must have answered every request with 200. This one skips, saying why, without Chromium
   (tools/install_chromium.sh installs it).
+
+Plus a fast check that package.json, package-lock.json and tools/vendor_static.py pin the same
+versions. Everything else is marked slow (~40 s in all, most of it the book build).
 """
 
 from __future__ import annotations
@@ -32,8 +35,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from vendor_static import PINNED
 
-pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 VENDOR_STAMP = ROOT / "book" / "_static" / "vendor" / ".stamp"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -194,6 +197,19 @@ def url_problems(site: Path) -> tuple[list[str], int]:
     return problems, checked
 
 
+def test_npm_pins_agree() -> None:
+    """package.json pins exactly the versions tools/vendor_static.py copies from, the lock file
+    resolves them to those versions, and no npm script can run or download anything."""
+    manifest = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))
+    lock = json.loads((ROOT / "package-lock.json").read_text(encoding="utf-8"))
+    assert manifest.get("private") is True, "package.json must be private (never published)"
+    assert "scripts" not in manifest, f"package.json has scripts {manifest.get('scripts')}"
+    assert manifest["dependencies"] == PINNED, f"{manifest['dependencies']} != {PINNED}"
+    locked = {p: lock["packages"].get(f"node_modules/{p}", {}).get("version") for p in PINNED}
+    assert locked == PINNED, f"package-lock.json resolves {locked}; expected {PINNED}"
+    assert lock["packages"][""]["dependencies"] == PINNED, "lock file is stale: run npm install"
+
+
 def ensure_vendored() -> None:
     """Vendor the offline JS if `make setup` has not (the tool is idempotent and quick when done)."""
     if VENDOR_STAMP.is_file():
@@ -235,6 +251,7 @@ def probe_refs(site: Path) -> Refs:
     return parser
 
 
+@pytest.mark.slow
 def test_every_fetched_url_is_local_and_exists(site: Path) -> None:
     """No <script src>, <link href>, <img src> or CSS url()/@import leaves the site or dangles."""
     problems, checked = url_problems(site)
@@ -244,6 +261,7 @@ def test_every_fetched_url_is_local_and_exists(site: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_page_loads_exactly_the_vendored_scripts(site: Path) -> None:
     """The probe page loads require.js, the html-manager and MathJax from _static/vendor/, with
     no integrity hash (it would be the CDN file's) and no CDN-only switch for widget modules."""
@@ -271,6 +289,7 @@ def test_page_loads_exactly_the_vendored_scripts(site: Path) -> None:
     ), f"widget scripts out of order (require.js, require-paths.js, embed-amd.js): {order}"
 
 
+@pytest.mark.slow
 def test_widget_state_is_embedded_and_needs_no_cdn(site: Path) -> None:
     """The page embeds the widget state (all three models), and every model's JS is built into the
     vendored html-manager, so no widget module is fetched from a CDN."""
@@ -390,6 +409,7 @@ def assert_rendered(dom: str, how: str) -> None:
     assert "<mjx-merror" not in dom, f"MathJax reported a TeX error {how}"
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_chromium_renders_widgets_and_math_with_no_network(served, tmp_path: Path) -> None:
     """In a browser that can reach only 127.0.0.1, the slider, dropdown, button and math render,
@@ -423,6 +443,7 @@ def test_chromium_renders_widgets_and_math_with_no_network(served, tmp_path: Pat
     assert not failed, f"requests that did not get 200: {failed}"
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_chromium_renders_from_disk(site: Path, tmp_path: Path) -> None:
     """Opened as a file (file://, no server at all), widgets and math still render: the vendored
@@ -432,6 +453,7 @@ def test_chromium_renders_from_disk(site: Path, tmp_path: Path) -> None:
     assert_rendered(done.stdout, "from file://")
 
 
+@pytest.mark.slow
 @needs_chromium
 def test_chromium_screenshot(served, tmp_path: Path) -> None:
     """A screenshot of the page is taken and is not blank (its path is printed, to look at)."""
