@@ -112,15 +112,24 @@ class CheckFailure(AssertionError):
 
 
 def show(fig) -> None:
-    """Display a figure in Jupyter (no-op elsewhere), then free it."""
+    """Display a figure in Jupyter (no-op elsewhere), then free it.
+
+    The figure is sent as PNG bytes rather than as the Figure object: with ``MPLBACKEND=Agg`` (the
+    Makefile exports it, also for ``make lab``) IPython has no PNG formatter for figures and would
+    show only ``<Figure size ...>``.
+    """
     if fig is None:
         return
     try:
         from IPython import get_ipython
-        from IPython.display import display
+        from IPython.display import Image, display
 
         if get_ipython() is not None:
-            display(fig)
+            import io
+
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+            display(Image(buf.getvalue()))
     finally:
         import matplotlib.pyplot as plt
 
