@@ -7,6 +7,7 @@ for the reason it names; and it must leave no backend of its own running behind 
 from __future__ import annotations
 
 import re
+import time
 
 import psycopg
 import pytest
@@ -26,11 +27,19 @@ def pg():
 
 
 def _grader_leftovers(pg) -> list[tuple]:
-    """Client backends still running a statement, other than the query asking."""
-    return pg.query(
-        "SELECT pid, application_name, state, query FROM pg_stat_activity "
-        "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND state <> 'idle'"
-    )
+    """Client backends still busy (not idle), other than the one asking, after up to 2 s.
+
+    A closed connection's backend exits asynchronously, so it may show for a moment.
+    """
+    deadline = time.monotonic() + 2.0
+    while True:
+        rows = pg.query(
+            "SELECT pid, application_name, state, query FROM pg_stat_activity "
+            "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND state <> 'idle'"
+        )
+        if not rows or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.05)
 
 
 # -- the data set -----------------------------------------------------------------------------

@@ -621,6 +621,8 @@ def check_find_runaway(
                     s.drain()
                 if idle_tx is not None:
                     idle_tx.conn.execute("ROLLBACK")
+                with contextlib.suppress(Exception):
+                    learner.rollback()  # end its transaction before closing, so none lingers
                 learner.close()
             if type(got) is not int or got != want:
                 role = {s.pid: "an idle session" for s in pool}
