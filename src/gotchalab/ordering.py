@@ -252,7 +252,9 @@ class _SetReplica(Process):
     def write(self, ctx: Context, item: str) -> None:
         self.items = self.items | {item}
         self.stamp = (round(ctx.now + self.skew, 3), self.name)
-        ctx.log("write", item=item, wall=self.stamp[0], text=f"add {item} (wall {self.stamp[0]:g})")
+        ctx.log(
+            "write", item=item, wall=self.stamp[0], text=f"add {item} (wall {self.stamp[0]:.1f})"
+        )
         for p in self.peers:
             ctx.send(p, {"items": sorted(self.items), "wall": self.stamp[0], "node": self.name})
 
