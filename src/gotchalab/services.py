@@ -499,7 +499,7 @@ class PostgresServer(Service):
         cmd = [str(bin_dir / "postgres"), "-D", str(data)]
         for key, value in settings.items():
             cmd += ["-c", f"{key}={value}"]
-        out = open(self.run_dir / "server.log", "ab")  # type: ignore[operator]  # noqa: SIM115
+        out = open(self.run_dir / "server.log", "ab")  # type: ignore[operator]
         try:
             return subprocess.Popen(
                 cmd,
