@@ -158,6 +158,39 @@ def test_orphan_of_a_sigkilled_owner_is_reaped_on_next_start() -> None:
             child.wait()
 
 
+def test_sigterm_stops_the_server_of_the_process_that_gets_it() -> None:
+    env = {k: v for k, v in os.environ.items() if k != services.ENV_POSTGRES_URL}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        line = child.stdout.readline() if child.stdout else ""
+        assert line, "the child process printed nothing: its server did not start"
+        import json
+
+        info = json.loads(line)
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(timeout=10) == -signal.SIGTERM  # it still dies of SIGTERM
+        # No reaping involved: the handler stopped the server before the process died.
+        assert not psutil.pid_exists(info["pid"])
+        assert not port_is_open("127.0.0.1", info["port"])
+        assert not os.path.exists(info["run"])
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+
+
+def test_template_survives_reaping_and_makes_identical_clusters() -> None:
+    with postgres() as a:
+        services.reap_orphans()
+        templates = [p for p in services.runtime_root().iterdir() if p.name.startswith("template-")]
+        assert templates, "the first start should leave an initdb'd template"
+        with postgres() as b:
+            q = "select datname from pg_database order by 1"
+            assert a.query(q) == b.query(q)
+
+
 def test_reaper_leaves_a_live_owners_server_alone() -> None:
     with postgres() as pg:
         assert pg.run_dir is not None

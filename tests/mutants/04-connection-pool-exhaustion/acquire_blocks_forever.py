@@ -102,7 +102,7 @@ class ConnectionPool:
         ### END SOLUTION
 
     def close(self):
-        """Close the idle connections (lent ones are closed when they come back)."""
+        """Close the idle connections (connections still lent stay open)."""
         ### BEGIN SOLUTION
         with self._cond:
             for conn in self._idle:
