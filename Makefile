@@ -16,7 +16,7 @@ CHAPTERS := $(notdir $(wildcard solutions/[0-9][0-9]-*))
 STAMP := $(VENV)/.installed-stamp
 VENDOR := book/_static/vendor/.stamp
 
-.PHONY: help setup book test lint unit chapters grading release release-check lab bench clean
+.PHONY: help setup book test lint unit browser release release-check lab bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -47,8 +47,14 @@ lint: setup ## ruff over the library, tests and tools
 unit: setup ## library unit tests (fast)
 	$(PY) -m pytest -q -m "not slow"
 
-test: setup lint ## everything CI checks: ruff, unit tests, nbval, graders vs mutants, release freshness, book build
+test: setup lint browser ## everything CI checks: ruff, unit tests, nbval, graders vs mutants, release freshness, book build, offline rendering
 	$(PY) -m pytest -q
+
+# Headless Chromium proves the book renders offline. Installed from Debian's packages where we are
+# root (CI) or have passwordless sudo; elsewhere the browser tests say they were skipped and why.
+browser:
+	@if [ "$$(id -u)" = 0 ] || sudo -n true 2>/dev/null; then bash tools/install_chromium.sh; \
+	else echo "note: not root, so Chromium is not installed; the offline browser tests will skip"; fi
 
 release: setup ## regenerate exercises/ from solutions/ with nbgrader
 	$(PY) tools/release.py
