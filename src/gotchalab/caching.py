@@ -232,13 +232,17 @@ def random_schedule(
     """A valid random schedule drawn from ``rng`` using only ``actions``.
 
     Actors are ``reader``, ``writer`` and sometimes ``reader2``/``writer2``; ``replicate`` is always
-    done by ``replica``. Each step picks an actor, then one of the actions valid for it right now.
+    done by ``replica``. Half the schedules interleave *scripts* (a reader's read-through, a
+    writer's transaction with its invalidation), so that the classic races are frequent; the other
+    half pick each step freely among the actions valid for the actor right now.
     """
     unknown = [a for a in actions if a not in ACTIONS]
     if unknown:
         raise ValueError(f"unknown actions {unknown}; expected names from {list(ACTIONS)}")
     people = ["reader", "writer"] + rng.sample(["reader2", "writer2"], rng.randint(0, 1))
     n = rng.randint(min_len, max_len)
+    if rng.random() < 0.5:
+        return _scripted_schedule(rng, people, set(actions), n)
     out: list[tuple[str, str]] = []
     in_tx: set[str] = set()
     holds: set[str] = set()
@@ -267,6 +271,43 @@ def random_schedule(
         elif action in ("read_db", "read_replica", "write_db"):
             holds.add(actor)
         out.append((actor, action))
+    return out
+
+
+def _scripted_schedule(
+    rng: random.Random, people: list[str], allowed: set[str], n: int
+) -> list[tuple[str, str]]:
+    """Interleave per-actor scripts at random (order kept within an actor); keep the first n steps."""
+
+    def pick(*options: str) -> list[str]:
+        ok = [o for o in options if o in allowed]
+        return [rng.choice(ok)] if ok else []
+
+    scripts: list[list[tuple[str, str]]] = []
+    for actor in people:
+        if actor.startswith("reader"):
+            steps = pick("read_cache") if rng.random() < 0.7 else []
+            got = pick("read_db", "read_replica")
+            steps += got + (pick("set_cache") if got else [])
+        else:
+            tx = "begin" in allowed and rng.random() < 0.6
+            steps = ["begin"] if tx else []
+            steps += pick("write_db")
+            if rng.random() < 0.4:
+                steps += pick("set_cache", "delete_cache")
+            if tx:
+                steps += pick("commit", "rollback")
+            if rng.random() < 0.7:
+                steps += pick("delete_cache", "set_cache")
+        scripts.append([(actor, a) for a in steps])
+    if "replicate" in allowed:
+        scripts.append([("replica", "replicate")] * rng.randint(1, 2))
+    out: list[tuple[str, str]] = []
+    if {"read_db", "set_cache"} <= allowed and rng.random() < 0.5:
+        out = [("reader", "read_db"), ("reader", "set_cache")]  # a warm cache to invalidate
+    while any(scripts) and len(out) < n:
+        script = rng.choice([sc for sc in scripts if sc])
+        out.append(script.pop(0))
     return out
 
 
