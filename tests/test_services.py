@@ -25,6 +25,20 @@ def _no_override(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(services.ENV_POSTGRES_URL, raising=False)
 
 
+def _my_run_dirs() -> list[str]:
+    """Run directories whose owner is this process (other processes may start servers too)."""
+    import json
+
+    mine = []
+    for run in services.runtime_root().glob("pg-*"):
+        try:
+            if json.loads((run / "owner.json").read_text())["owner_pid"] == os.getpid():
+                mine.append(run.name)
+        except (OSError, ValueError, KeyError):
+            continue
+    return sorted(mine)
+
+
 def _postmaster_pid(pg: services.PostgresServer) -> int:
     assert pg._proc is not None
     return pg._proc.pid
@@ -75,13 +89,13 @@ def test_two_servers_at_once_on_different_ports() -> None:
 
 def test_env_override_uses_the_existing_server(monkeypatch: pytest.MonkeyPatch) -> None:
     with postgres() as real:
-        before = sorted(p.name for p in services.runtime_root().iterdir())
+        before = _my_run_dirs()
         monkeypatch.setenv(services.ENV_POSTGRES_URL, real.dsn)
         with postgres() as pg:
             assert not pg.embedded
             assert pg.dsn == real.dsn and pg.port == real.port
             assert pg.query("select 7") == [(7,)]
-            assert sorted(p.name for p in services.runtime_root().iterdir()) == before
+            assert _my_run_dirs() == before  # nothing new started by this process
         # Leaving the override's context stops nothing.
         assert real.query("select 1") == [(1,)]
         explicit = postgres(real.dsn)
