@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import SUMMARY
-from nbgrader_course import Course, chapters, load_mutants
+from nbgrader_course import Course, chapters, load_mutants, solution_sources
 
 pytestmark = pytest.mark.slow
 CHAPTERS = chapters()
@@ -23,8 +23,9 @@ def graded(request, tmp_path_factory):
     course.submit("solution", cells={})
     course.submit("release", cells=None)
     mutants = load_mutants(slug)
+    solution = solution_sources(course.source_nb)
     for m in mutants:
-        course.submit(f"mutant-{m.name}", m.cells)
+        course.submit(f"mutant-{m.name}", m.sources(solution))
     course.autograde()
     course.feedback()
     results = {s: course.scores(s) for s in course.students}

@@ -8,7 +8,14 @@ import re
 from pathlib import Path
 
 import pytest
-from nbgrader_course import EXERCISES, MUTANTS, SOLUTIONS, chapters, load_mutants
+from nbgrader_course import (
+    EXERCISES,
+    MUTANTS,
+    SOLUTIONS,
+    chapters,
+    load_mutants,
+    solution_sources,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = chapters()
@@ -78,6 +85,7 @@ def test_mutants_name_real_cells(slug):
     solution = {_meta(c)["grade_id"] for c in nb["cells"] if _meta(c).get("solution")}
     mutants = load_mutants(slug)
     assert (MUTANTS / slug).is_dir() and len(mutants) >= 5, f"{slug}: at least 5 mutants"
+    solution_src = solution_sources(SOLUTIONS / slug / f"{slug}.ipynb")
     for m in mutants:
         assert set(m.expect_fail) <= graded, (
             f"{m.name}: unknown graded cells {set(m.expect_fail) - graded}"
@@ -85,7 +93,9 @@ def test_mutants_name_real_cells(slug):
         assert set(m.cells) <= solution, (
             f"{m.name}: unknown solution cells {set(m.cells) - solution}"
         )
-        for gid, src in m.cells.items():
+        mutated = m.sources(solution_src)  # raises if an edit does not apply exactly once
+        for gid, src in mutated.items():
+            assert src != solution_src[gid], f"{m.name}: {gid} is the solution unchanged"
             ast.parse(src, filename=f"{m.name}:{gid}")
 
 

@@ -59,12 +59,58 @@ def _env() -> dict[str, str]:
 
 @dataclass
 class Mutant:
-    """A known-buggy implementation: replacement sources for some solution cells."""
+    """A known-buggy implementation, written as changes to the solution cells.
+
+    ``cells`` replaces a solution cell's whole source; ``edits`` replaces one exact snippet of the
+    solution by another (the usual case: a mutant is one mistake, and says so in a few lines).
+    """
 
     name: str
     doc: str
     expect_fail: list[str]
     cells: dict[str, str]
+    edits: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+
+    def sources(self, solution: dict[str, str]) -> dict[str, str]:
+        """The mutated solution cells, given the solution's cells (markers stripped)."""
+        out = dict(self.cells)
+        for gid, changes in self.edits.items():
+            if gid not in solution:
+                raise ValueError(
+                    f"mutant {self.name}: edits unknown solution cell {gid!r}; "
+                    f"solution cells are {sorted(solution)}"
+                )
+            text = out.get(gid, solution[gid])
+            for old, new in changes:
+                found = text.count(old)
+                if found != 1:
+                    raise ValueError(
+                        f"mutant {self.name}: the snippet to replace in {gid!r} occurs {found} "
+                        f"times in the solution (expected exactly once):\n{old}"
+                    )
+                text = text.replace(old, new)
+            out[gid] = text
+        return out
+
+
+_SECTION = re.compile(r"^# %% (cell|edit):[ \t]*(\S+)[ \t]*$", re.MULTILINE)
+
+
+def _uncomment(block: str) -> str:
+    lines = block.strip("\n").splitlines()
+    bad = [ln for ln in lines if ln and not ln.startswith("#")]
+    if bad:
+        raise ValueError(f"every line of an edit is a comment ('# ' + code); got {bad[0]!r}")
+    return "\n".join(ln[2:] if ln.startswith("# ") else ln[1:] for ln in lines) + "\n"
+
+
+def _parse_edit(body: str, where: str) -> list[tuple[str, str]]:
+    pieces = re.split(r"^# (replace|with):[ \t]*$", body, flags=re.MULTILINE)
+    kinds = pieces[1::2]
+    if not kinds or kinds != ["replace", "with"] * (len(kinds) // 2):
+        raise ValueError(f"{where}: an edit is pairs of '# replace:' and '# with:' blocks")
+    texts = pieces[2::2]
+    return [(_uncomment(texts[i]), _uncomment(texts[i + 1])) for i in range(0, len(texts), 2)]
 
 
 def load_mutants(slug: str) -> list[Mutant]:
@@ -76,15 +122,32 @@ def load_mutants(slug: str) -> list[Mutant]:
         if not doc_match:
             raise ValueError(f"{path}: a mutant starts with a docstring saying what is wrong")
         expect = re.findall(r"^# expect-fail:\s*(\S+)\s*$", text, re.MULTILINE)
-        parts = re.split(r"^# %% cell:\s*(\S+)\s*$", text, flags=re.MULTILINE)
-        cells = {parts[i]: parts[i + 1].strip("\n") + "\n" for i in range(1, len(parts), 2)}
-        if not expect or not cells:
+        parts = _SECTION.split(text)
+        cells: dict[str, str] = {}
+        edits: dict[str, list[tuple[str, str]]] = {}
+        for i in range(1, len(parts), 3):
+            kind, gid, body = parts[i], parts[i + 1], parts[i + 2]
+            if kind == "cell":
+                cells[gid] = body.strip("\n") + "\n"
+            else:
+                edits.setdefault(gid, []).extend(_parse_edit(body, f"{path.name}: {gid}"))
+        if not expect or not (cells or edits):
             raise ValueError(
                 f"{path}: needs at least one '# expect-fail: <grade_id>' line and one "
-                "'# %% cell: <grade_id>' section"
+                "'# %% cell: <grade_id>' or '# %% edit: <grade_id>' section"
             )
-        out.append(Mutant(path.stem, " ".join(doc_match.group(1).split()), expect, cells))
+        out.append(Mutant(path.stem, " ".join(doc_match.group(1).split()), expect, cells, edits))
     return out
+
+
+def solution_sources(source_nb: Path) -> dict[str, str]:
+    """``grade_id -> source`` of every solution cell of an instructor notebook, markers stripped."""
+    source = json.loads(Path(source_nb).read_text())
+    return {
+        c["metadata"]["nbgrader"]["grade_id"]: strip_markers(_text(c["source"]))
+        for c in source["cells"]
+        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
 
 
 def strip_markers(source: str) -> str:
@@ -139,12 +202,7 @@ class Course:
         """
         nb = json.loads(self.release_nb.read_text())
         if cells is not None:
-            source = json.loads(self.source_nb.read_text())
-            solution = {
-                c["metadata"]["nbgrader"]["grade_id"]: strip_markers(_text(c["source"]))
-                for c in source["cells"]
-                if c.get("metadata", {}).get("nbgrader", {}).get("solution")
-            }
+            solution = solution_sources(self.source_nb)
             unknown = set(cells) - set(solution)
             if unknown:
                 raise ValueError(
