@@ -763,7 +763,8 @@ def check_pool_bounded_size(
 
     Model: seeded acquire/release sequences that often ask while every connection is lent; the
     fake server counts open connections. Real: ``size + 3`` threads at once, each holding a
-    connection for a short query, while the grader samples ``pg_stat_activity``.
+    connection for a short query (seeded: some raise inside the with block, some hold longer),
+    while the grader samples ``pg_stat_activity``; afterwards ``size`` connections must be free.
     """
     started = time.perf_counter()
     n = _model_sweep(
@@ -782,12 +783,20 @@ def check_pool_bounded_size(
             tag = _new_tag(rng, "bounded")
             pool = Pool(_dsn_with_tag(dsn, tag), size, 2.0)
             errors: list[str] = []
+            # Seeded fault injection: which clients raise inside the with block, which hold long.
+            roles = [rng.choice(("query", "query", "raise", "slow")) for _ in range(burst)]
 
-            def client(i: int, pool: Any = pool, errors: list[str] = errors) -> None:
+            def client(
+                i: int, pool: Any = pool, errors: list[str] = errors, roles: list[str] = roles
+            ) -> None:
                 try:
                     with pool.connection() as conn:
-                        conn.execute("select pg_sleep(0.03)")
+                        conn.execute(f"select pg_sleep({0.06 if roles[i] == 'slow' else 0.03})")
+                        if roles[i] == "raise":
+                            raise _Boom(f"client {i} fails after its query")
                         conn.commit()
+                except _Boom:
+                    pass
                 except Exception as exc:  # reported below
                     errors.append(f"client {i}: {type(exc).__name__}: {exc}")
 
@@ -795,6 +804,7 @@ def check_pool_bounded_size(
                 threading.Thread(target=client, args=(i,), daemon=True) for i in range(burst)
             ]
             peak = 0
+            after: list[Any] = []
             try:
                 for t in threads:
                     t.start()
@@ -803,25 +813,43 @@ def check_pool_bounded_size(
                     peak = max(peak, _count(admin, tag))
                     time.sleep(0.003)
                 hung = sum(t.is_alive() for t in threads)
+                if not hung and not errors:
+                    # After the burst every connection must be back: `size` borrowers at once.
+                    got = _real_call(
+                        lambda pool=pool, size=size: [pool.acquire() for _ in range(size)],
+                        1.5,
+                        f"acquire {size} connections after the burst",
+                        seed,
+                    )
+                    after.extend(got)
+                    peak = max(peak, _count(admin, tag))
+                    for c in after:
+                        pool.release(c)
+            except PoolTimeout as exc:
+                errors.append(f"after the burst, acquiring all {size} connections failed: {exc}")
             finally:
                 _close_pool(pool)
                 _kill_tag(admin, tag)
+            schedule = [f"client {i}: {role}" for i, role in enumerate(roles)]
             if peak > size:
                 fail(
                     "pool grew past its size",
                     f"a burst of {burst} clients on a pool of size {size}: pg_stat_activity showed "
                     f"{peak} connections named {tag!r}",
                     seed=seed,
+                    schedule=schedule,
                     expected=f"<= {size}",
                     got=peak,
                 )
             if hung or errors:
                 fail(
                     "burst not served",
-                    f"{burst} clients, pool size {size}, each holding a connection for 30 ms and "
-                    f"willing to wait 2 s: {hung} still waiting after 1.5 s; errors: {errors[:3]}",
+                    f"{burst} clients, pool size {size}, each holding a connection for 30-60 ms "
+                    f"(some raising inside the with block) and willing to wait 2 s: {hung} still "
+                    f"waiting after 1.5 s; errors: {errors[:3]}",
                     seed=seed,
-                    hint="a release must wake up a waiting acquire()",
+                    schedule=schedule,
+                    hint="a release must wake up a waiting acquire(), on every exit path",
                 )
     passed("pool never opens more than `size` connections", n + real_cases, started)
 
