@@ -304,7 +304,7 @@ def run_lww(
             item = f"{n.lower()}{k + 1}"
             written.append(item)
             t = round(rng.uniform(0, horizon), 3)
-            net.at(t, n, lambda ctx, item=item: ctx._net.process(ctx.node).write(ctx, item))
+            net.at(t, n, lambda ctx, item=item: net.process(ctx.node).write(ctx, item))
     trace = net.run()
     finals = {n: sorted(net.process(n).items) for n in names}
     kept = set().union(*finals.values())
@@ -382,20 +382,22 @@ class _Stamped:
 class _ClockNode(Process):
     """A node whose every event (tick, send, receive) is stamped by the learner's clock."""
 
-    def __init__(self, clock: Any, kind: str, stamps: dict[int, Any], canon: Callable) -> None:
+    def __init__(
+        self, clock: Any, trace: Trace, stamps: dict[int, Any], canon: Callable[[Any, str], Any]
+    ) -> None:
         self.clock = clock
-        self.kind = kind
+        self.trace = trace
         self.stamps = stamps
         self.canon = canon
 
     def receive(self, ctx: Context, msg: Message) -> None:
-        idx = len(ctx._net.trace) - 1  # the network recorded this RECV just before calling us
+        idx = len(self.trace) - 1  # the network recorded this RECV just before calling us
         got = call(
             self.clock.receive,
             _copy_plain(msg.payload["ts"]),
             what=f"{type(self.clock).__name__}.receive({msg.payload['ts']!r}) on node {ctx.node}",
         )
-        self.stamps[idx] = self.canon(got, f"receive() on node {ctx.node}", ctx)
+        self.stamps[idx] = self.canon(got, f"receive() on node {ctx.node}")
 
 
 def _copy_plain(v: Any) -> Any:
@@ -407,27 +409,27 @@ def _run_clock_case(
 ) -> _Stamped:
     """Run ``case`` with a fresh learner clock per node; stamp every tick, send and receive."""
     stamps: dict[int, Any] = {}
-
-    def canon(v: Any, where: str, ctx: Context) -> Any:
-        return _canon_stamp(v, kind, case.nodes, where, ctx, stamps, case)
-
     net = Network(seed=case.seed, nodes={}, faults=case.faults)
+    trace = net.trace
+
+    def canon(v: Any, where: str) -> Any:
+        return _canon_stamp(v, kind, case, where, trace)
+
     for n in case.nodes:
-        net.add_node(n, lambda n=n: _ClockNode(make_clock(n, case.nodes), kind, stamps, canon))
+        net.add_node(n, lambda n=n: _ClockNode(make_clock(n, case.nodes), trace, stamps, canon))
 
     def act(ctx: Context, action: tuple) -> None:
         _, node, what, dst = action
-        proc = ctx._net.process(node)
-        clock = proc.clock
+        clock = net.process(node).clock
         if what == "tick":
             got = call(clock.tick, what=f"{type(clock).__name__}.tick() on node {node}")
-            v = canon(got, f"tick() on node {node}", ctx)
+            v = canon(got, f"tick() on node {node}")
             ctx.log("tick", clock=v)
-            stamps[len(ctx._net.trace) - 1] = v
+            stamps[len(trace) - 1] = v
         else:
             got = call(clock.send, what=f"{type(clock).__name__}.send() on node {node}")
-            v = canon(got, f"send() on node {node}", ctx)
-            idx = len(ctx._net.trace)
+            v = canon(got, f"send() on node {node}")
+            idx = len(trace)  # the SEND is the next event recorded
             ctx.send(dst, {"ts": v})
             stamps[idx] = v
 
@@ -436,16 +438,9 @@ def _run_clock_case(
     return _Stamped(net.run(), stamps)
 
 
-def _canon_stamp(
-    v: Any,
-    kind: str,
-    nodes: tuple[str, ...],
-    where: str,
-    ctx: Context,
-    stamps: dict[int, Any],
-    case: _ClockCase,
-) -> Any:
+def _canon_stamp(v: Any, kind: str, case: _ClockCase, where: str, trace: Trace) -> Any:
     """A plain copy of a learner timestamp, or a failure that says what type was expected."""
+    nodes = case.nodes
     if kind == "lamport":
         if type(v) is int:
             return v
@@ -458,7 +453,7 @@ def _canon_stamp(
         "timestamp has the wrong type",
         f"{where} returned {v!r} ({type(v).__name__}); expected {expected}",
         seed=case.seed,
-        schedule=ctx._net.trace.describe().splitlines()[-6:],
+        schedule=trace.describe().splitlines()[-6:],
     )
 
 
