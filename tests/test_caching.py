@@ -332,7 +332,7 @@ def test_classic_race_is_the_simplest_violation():
     rep = violation_report(Scenario("t"), res)
     assert rep["category"] == "stale value left in the cache"
     assert [line.split(":")[0] for line in rep["schedule"]] == ["r1", "r1", "w1", "w1", "w1", "r1"]
-    assert rep["highlight"] == {5: "stale value stored"}
+    assert rep["highlight"] == {5: "cache goes stale here"}
 
 
 @pytest.mark.parametrize("family", list(SCENARIOS))
@@ -395,3 +395,26 @@ def test_ttl_experiment_is_seeded_and_trades_staleness_for_misses():
     short = ttl_experiment(30, seed=1, horizon=60_000)
     assert short.misses > never.misses  # expiries send reads to the database
     assert all(w >= 0 for w in never.windows + short.windows)
+
+
+class NoCache:
+    """Never stale, because it never caches: rejected as not using the cache."""
+
+    def read(self, layers):
+        return ["read primary"]
+
+    def write(self, layers):
+        return ["write primary", "commit"]
+
+
+class Verbose(TombstoneStrategy):
+    def read(self, layers):
+        return ["get cache"] * 7
+
+
+def test_check_strategy_requires_the_cache_to_be_used_and_small_programs():
+    with pytest.raises(CheckFailure) as err:
+        check_strategy(NoCache, "basic race")
+    assert err.value.category == "the cache is never used"
+    with pytest.raises(CheckFailure, match="at most 6"):
+        check_strategy(Verbose, "basic race")

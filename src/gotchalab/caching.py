@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .check import call, fail, passed, same_value, shrink, sweep
-from .explore import Exploration, Step, explore
+from .explore import Exploration, Step, explore, replay
 from .trace import Trace
 
 __all__ = [
@@ -514,6 +514,9 @@ WRITE_OPS: dict[str, str] = {
 #: How far each source is from the application: a read only stores its answer in nearer layers.
 LAYER_RANK: dict[str, int] = {"local": 0, "cache": 1, "replica": 2, "primary": 2, "writer": 3}
 INITIAL = (0, "init")
+#: Most operations one read or write may have: enough for any sensible strategy (double delete
+#: over two layers takes 6) and keeps every graded cell's exploration small.
+_MAX_OPS = 6
 
 
 @dataclass(frozen=True)
@@ -643,9 +646,9 @@ def _ops(
         raise ValueError(
             f"{method}({list(layers)}) must return a list of operation strings, got {got!r}"
         )
-    if len(got) > 12:
+    if len(got) > _MAX_OPS:
         raise ValueError(
-            f"{method}({list(layers)}) returned {len(got)} operations; at most 12 please"
+            f"{method}({list(layers)}) returned {len(got)} operations; at most {_MAX_OPS} please"
         )
     return [_parse(op, allowed, layers, f"{method}({list(layers)})") for op in got]
 
@@ -996,6 +999,13 @@ def _reader_outcome(
     )
 
 
+_NOTES = {
+    "read returned a value older than a committed write": "returns an old value",
+    "read returned a value that was never committed": "returns an uncommitted value",
+    "read returned nothing": "returns nothing",
+}
+
+
 def violation_report(scenario: Scenario, res: Exploration) -> dict[str, Any]:
     """Category, message, narrated trace and the step to highlight for a failed exploration."""
     v = res.violation
@@ -1005,22 +1015,21 @@ def violation_report(scenario: Scenario, res: Exploration) -> dict[str, Any]:
     if not what:
         category, what = "deadlock" if v.message.startswith("deadlock") else "violation", v.message
     tr = narrate(v.trace)
-    mark = len(tr) - 1
+    mark = len(tr) - 1  # read violations: the step at which the read returned
+    note = _NOTES.get(category, category)
     if category.startswith("stale"):
-        # the step after which the offending layer last became stale
-        layer = "L:" + what.split("the ", 1)[1].split(" layer", 1)[0]
-        for i in range(len(v.states) - 1, -1, -1):
-            slot, prim = v.states[i].get(layer), v.states[i]["primary"]
-            prev = v.states[i - 1].get(layer) if i else None
-            if (
-                slot is not None
-                and slot[0] == "val"
-                and (slot[1], slot[2]) != prim
-                and slot != prev
-            ):
-                mark = i
-                break
-    note = "stale value stored" if category.startswith("stale") else category
+        # The step after which the offending layer last *became* stale: a reader's late set, or
+        # a commit that moved the database past what the layer still holds.
+        name = what.split("the ", 1)[1].split(" layer", 1)[0]
+        key = "L:" + name
+
+        def stale(st: Mapping[str, Any]) -> bool:
+            slot = st.get(key)
+            return slot is not None and slot[0] == "val" and (slot[1], slot[2]) != st["primary"]
+
+        seq = [v.initial, *v.states]
+        mark = max(i for i in range(len(v.states)) if stale(seq[i + 1]) and not stale(seq[i]))
+        note = f"{name} goes stale here"
     return {
         "category": category,
         "what": what,
@@ -1029,6 +1038,31 @@ def violation_report(scenario: Scenario, res: Exploration) -> dict[str, Any]:
         "schedule": [f"{e.node}: {e.detail['text']}" for e in tr],
         "scenario": scenario,
     }
+
+
+def _check_uses_cache(strategy_cls: Callable[[], Any], layers: tuple[str, ...]) -> None:
+    """A strategy that never caches is trivially fresh: require the second of two reads to hit.
+
+    Two reads one after the other on a cold cache, no writer: the first fills, the second must be
+    served by a cache layer.
+    """
+    sc = Scenario("cache is used", readers=("r1", "r2"), writers=(), layers=layers)
+    try:
+        actors, init = strategy_actors(strategy_cls(), sc)
+    except ValueError as bad:
+        fail("operations outside the vocabulary", str(bad))
+    order = ["r1"] * len(actors["r1"]) + ["r2"] * len(actors["r2"])
+    states, trace = replay(actors, init, order)
+    held = states[-1]["r2.held"]
+    if held is None or held[2] not in layers:
+        fail(
+            "the cache is never used",
+            f"with layers {list(layers)}, a read right after another read of the same key (no "
+            f"writes) was served by {held[2] if held else 'nothing'}, not by a cache layer",
+            schedule=[f"{e.node}: {e.detail['text']}" for e in narrate(trace)],
+            trace=narrate(trace),
+            hint="on a miss, store what you read so the next read hits",
+        )
 
 
 def check_strategy(strategy_cls: Callable[[], Any], family: str, *, big: bool = False) -> None:
@@ -1044,9 +1078,16 @@ def check_strategy(strategy_cls: Callable[[], Any], family: str, *, big: bool = 
     started = time.perf_counter()
     total = 0
     configs = table[family]
+    _check_uses_cache(strategy_cls, configs[0].layers)
     for done, sc in enumerate(configs):
         try:
             res = explore_strategy(strategy_cls(), sc)
+        except RuntimeError as big_err:  # the explorer's state budget: far too many operations
+            fail(
+                "too many operations to explore",
+                str(big_err),
+                hint="a read or a write needs only a handful of operations; drop repeated ones",
+            )
         except ValueError as bad:
             fail(
                 "operations outside the vocabulary",
