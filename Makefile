@@ -8,8 +8,6 @@ BIN := $(abspath $(VENV))/bin
 PY := $(BIN)/python
 # nbgrader runs `alembic` from PATH when it creates a gradebook, so the venv's bin/ goes first.
 export PATH := $(BIN):$(PATH)
-# Offline everywhere: no kernel, build or test reaches for the network.
-export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 CHAPTERS := $(notdir $(wildcard solutions/[0-9][0-9]-*))

@@ -1,8 +1,12 @@
-"""Shared pytest set-up: headless plotting, the tools/ folder on sys.path, a closing summary."""
+"""Shared pytest set-up: headless plotting, the tools/ folder on sys.path, a closing summary.
+
+Agg is chosen in this process only, never through ``MPLBACKEND`` in the environment: kernels that
+tests start (nbval, nbgrader, jupyter-book) inherit the environment, and an inherited Agg backend
+stops IPython from showing figures inline.
+"""
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -10,7 +14,6 @@ import matplotlib
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-os.environ.setdefault("MPLBACKEND", "Agg")
 matplotlib.use("Agg")
 
 # Filled by tests that measure something worth printing at the end (mutation scores).

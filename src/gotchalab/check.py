@@ -114,9 +114,9 @@ class CheckFailure(AssertionError):
 def show(fig) -> None:
     """Display a figure in Jupyter (no-op elsewhere), then free it.
 
-    The figure is sent as PNG bytes rather than as the Figure object: with ``MPLBACKEND=Agg`` (the
-    Makefile exports it, also for ``make lab``) IPython has no PNG formatter for figures and would
-    show only ``<Figure size ...>``.
+    The figure is sent as PNG bytes rather than as the Figure object, so it shows whatever the
+    matplotlib backend is (under a non-inline backend such as Agg, IPython has no PNG formatter for
+    figures and would show only ``<Figure size ...>``).
     """
     if fig is None:
         return
