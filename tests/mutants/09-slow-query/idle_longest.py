@@ -1,15 +1,8 @@
 """Longest-running idle session: orders by query_start without filtering state = 'active', so an idle
 session (or one idle in transaction) whose last query started earlier wins."""
 # expect-fail: find_runaway_backend
-# %% cell: find_runaway
-def find_runaway(conn) -> int:
-    """The pid of the active query (not this session's) that has been running the longest."""
-    row = conn.execute(
-        """
-        SELECT pid FROM pg_stat_activity
-        WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'
-        ORDER BY query_start
-        LIMIT 1
-        """
-    ).fetchone()
-    return int(row[0])
+# %% edit: find_runaway
+# replace:
+#         WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+# with:
+#         WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'

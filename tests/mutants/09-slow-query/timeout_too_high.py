@@ -1,7 +1,10 @@
 """Timeout too high: 5 s is "safe" for the app but lets a runaway hold a core for 5 s."""
 # expect-fail: timeout_stops_runaway_keeps_workload
-# %% cell: configure_session
-def configure_session(conn) -> None:
-    """Give this session a statement timeout that lasts for the whole session."""
-    conn.execute("SET statement_timeout = '5s'")
-    conn.commit()
+# %% edit: configure_session
+# replace:
+#     # Between the slowest normal request (100 ms) and the bound (400 ms), with room for jitter.
+#     conn.execute("SET statement_timeout = '250ms'")
+#     # Autocommit is off: the SET is part of an open transaction until committed; a rollback
+#     # (after the first runaway is cancelled, say) would undo it.
+# with:
+#     conn.execute("SET statement_timeout = '5s'")
