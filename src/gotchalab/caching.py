@@ -916,15 +916,20 @@ def explore_scenario(
 def narrate(trace: Trace) -> Trace:
     """A replayed strategy trace retold with what each step saw ("get cache: miss", ...).
 
-    Step ``i`` of the result has ``detail["text"]`` saying the outcome and ``detail["world"]``
-    summarising the primary and the cache layers after the step.
+    Step ``i`` of the result has ``detail["text"]`` saying the outcome (short enough to draw),
+    ``detail["say"]`` the same plus, at a read's last step, what the read returned, and
+    ``detail["world"]`` summarising the primary and the cache layers after the step.
     """
     out = Trace(seed=trace.seed, nodes=trace.nodes, meta=dict(trace.meta))
-    before: dict[str, Any] | None = None
+    before: dict[str, Any] = {}
     for e in trace:
         st = e.detail["state"]
         text = _outcome(e.node, e.event, before, st)
-        out.record(e.time, e.node, e.event, text=text, world=_world(st), state=st)
+        say = text
+        held = st.get(f"{e.node}.held")
+        if st.get(f"{e.node}.returned") and not before.get(f"{e.node}.returned"):
+            say += f" → returns {_fmt(held[:2]) if held else 'nothing'}"
+        out.record(e.time, e.node, e.event, text=text, say=say, world=_world(st), state=st)
         before = st
     return out
 
@@ -958,13 +963,9 @@ def _outcome(
             if actor != "replica"
             else f"{label}: replica {_fmt(st['replica'])}"
         )
-    held = st.get(f"{actor}.held")
     mine = st.get(f"{actor}.mine")
     if f"{actor}.held" in st:  # a reader
-        said = _reader_outcome(actor, label, before, st)
-        if st.get(f"{actor}.returned") and not before.get(f"{actor}.returned"):
-            said += f" → returns {_fmt(held[:2]) if held else 'nothing'}"
-        return said
+        return _reader_outcome(actor, label, before, st)
     if verb == "write":
         return f"write primary {_fmt(mine)} (uncommitted)"
     if verb == "commit":
@@ -993,16 +994,14 @@ def _reader_outcome(
     if slot != slot_b:
         return f"{label}: stored {_fmt(slot)}"
     return f"{label}: " + (
-        "refused, holds " + _fmt(slot)
-        if held and LAYER_RANK[held[2]] > LAYER_RANK[target]
-        else "skipped"
+        "refused" if held and LAYER_RANK[held[2]] > LAYER_RANK[target] else "skipped"
     )
 
 
 _NOTES = {
-    "read returned a value older than a committed write": "returns an old value",
-    "read returned a value that was never committed": "returns an uncommitted value",
-    "read returned nothing": "returns nothing",
+    "read returned a value older than a committed write": "older than a finished write",
+    "read returned a value that was never committed": "not committed",
+    "read returned nothing": "no value",
 }
 
 
@@ -1017,6 +1016,9 @@ def violation_report(scenario: Scenario, res: Exploration) -> dict[str, Any]:
     tr = narrate(v.trace)
     mark = len(tr) - 1  # read violations: the step at which the read returned
     note = _NOTES.get(category, category)
+    if category in _NOTES:  # a read went wrong: say what it returned
+        held = v.states[-1].get(f"{tr[mark].node}.held")
+        note = f"returns {_fmt(held[:2]) if held else 'nothing'}: {note}"
     if category.startswith("stale"):
         # The step after which the offending layer last *became* stale: a reader's late set, or
         # a commit that moved the database past what the layer still holds.
@@ -1035,7 +1037,7 @@ def violation_report(scenario: Scenario, res: Exploration) -> dict[str, Any]:
         "what": what,
         "trace": tr,
         "highlight": {mark: note},
-        "schedule": [f"{e.node}: {e.detail['text']}" for e in tr],
+        "schedule": [f"{e.node}: {e.detail['say']}" for e in tr],
         "scenario": scenario,
     }
 
@@ -1059,7 +1061,7 @@ def _check_uses_cache(strategy_cls: Callable[[], Any], layers: tuple[str, ...]) 
             "the cache is never used",
             f"with layers {list(layers)}, a read right after another read of the same key (no "
             f"writes) was served by {held[2] if held else 'nothing'}, not by a cache layer",
-            schedule=[f"{e.node}: {e.detail['text']}" for e in narrate(trace)],
+            schedule=[f"{e.node}: {e.detail['say']}" for e in narrate(trace)],
             trace=narrate(trace),
             hint="on a miss, store what you read so the next read hits",
         )
