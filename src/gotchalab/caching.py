@@ -28,7 +28,10 @@ step, and the explorer needs plain-data state.
 
 Invariants
 ----------
-* Deterministic: the same strategy, scenario and seed give the same exploration and the same trace.
+* Deterministic: explorations are exhaustive and use no randomness (the same strategy and scenario
+  give the same result and trace); random schedules and the TTL experiment take a seed.
+* A strategy must also *use* the cache (a read right after another read hits a layer) and keep to
+  six operations per read or write, so that "never cache" can't pass and every cell stays small.
 * Explorer state is a flat dict of immutable plain data (fast copies, exact deduplication).
 * Versions are assigned by the primary under a row lock, so commit order equals version order.
 """
@@ -63,6 +66,7 @@ __all__ = [
     "narrate",
     "violation_report",
     "ttl_experiment",
+    "TTLResult",
     "check_stale_moments",
     "check_draw_race",
     "check_strategy",
