@@ -332,3 +332,28 @@ def test_timeline_draws_every_kind_of_event():
     plt.close(fig)
     with pytest.raises(ValueError, match="rows must be"):
         draw_timeline(trace, rows="bogus")
+
+
+def test_grader_internals_used_sees_calls_aliases_and_methods():
+    from gotchalab.check import grader_internals_used
+    from gotchalab.trace import _describe as alias
+
+    def honest(x):
+        return sorted(x)
+
+    def direct(x):
+        import gotchalab.trace as t
+
+        return t._describe(x)
+
+    def aliased(x):
+        return alias(x)
+
+    class Learner:
+        def method(self, x):
+            return alias(x)
+
+    assert grader_internals_used(honest) == []
+    assert grader_internals_used(direct) == ["_describe"]
+    assert grader_internals_used(aliased) == ["alias (= gotchalab.trace._describe)"]
+    assert grader_internals_used(Learner) == ["alias (= gotchalab.trace._describe)"]

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .check import call, fail, passed, same_value, shrink, sweep
+from .check import call, fail, grader_internals_used, passed, same_value, shrink, sweep
 from .explore import Exploration, Step, explore, replay
 from .trace import Trace
 
@@ -340,6 +340,13 @@ def check_stale_moments(
     fails and reported with the model's DB and cache value at every step.
     """
     started = time.perf_counter()
+    borrowed = grader_internals_used(fn)
+    if borrowed:
+        fail(
+            "uses the grader's own model",
+            f"stale_moments calls the grader's private model ({', '.join(borrowed)}); the exercise "
+            "is to work out from the schedule yourself when the cache goes stale",
+        )
 
     def run_case(schedule: list[tuple[str, str]]) -> str | None:
         got = call(

@@ -42,6 +42,7 @@ __all__ = [
     "passed",
     "show",
     "same_value",
+    "grader_internals_used",
 ]
 
 C = TypeVar("C")
@@ -256,3 +257,56 @@ def same_value(got: Any, expected: Any) -> bool:
             and all(same_value(got[k], expected[k]) for k in expected)
         )
     return type(got) is type(expected) and got == expected
+
+
+def grader_internals_used(obj: Any) -> list[str]:
+    """Private ``gotchalab`` functions and classes that learner code refers to.
+
+    The graders' models are public code, and some of them compute what an exercise asks for
+    (the chapter 06 model knows when a cache goes stale). A check calls this on the learner's
+    function or class and refuses an answer that calls the grader's own private model. It reads
+    the names in the code objects (globals, attributes, imports inside the function) and the
+    objects those names are bound to in the function's globals, so an alias is caught too.
+    """
+    import inspect
+    import sys
+    import types
+
+    private = {
+        name
+        for mod_name, mod in list(sys.modules.items())
+        if mod is not None and (mod_name == "gotchalab" or mod_name.startswith("gotchalab."))
+        for name in vars(mod)
+        if name.startswith("_") and not name.startswith("__")
+    }
+    funcs = []
+    if inspect.isclass(obj):
+        funcs = [getattr(v, "__func__", v) for v in vars(obj).values()]
+    else:
+        funcs = [obj]
+    found: set[str] = set()
+    for fn in funcs:
+        code = getattr(fn, "__code__", None)
+        if not isinstance(code, types.CodeType):
+            continue
+        bindings = dict(getattr(fn, "__globals__", {}))
+        for name, cell in zip(
+            code.co_freevars, getattr(fn, "__closure__", None) or (), strict=False
+        ):
+            try:
+                bindings[name] = cell.cell_contents
+            except ValueError:  # an empty cell
+                pass
+        stack = [code]
+        while stack:
+            c = stack.pop()
+            for name in (*c.co_names, *c.co_freevars):
+                if name in private:
+                    found.add(name)
+                bound = bindings.get(name)
+                mod = getattr(bound, "__module__", "") or ""
+                own = getattr(bound, "__name__", "")
+                if (mod == "gotchalab" or mod.startswith("gotchalab.")) and own.startswith("_"):
+                    found.add(f"{name} (= {mod}.{own})")
+            stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    return sorted(found)
