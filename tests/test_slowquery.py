@@ -119,11 +119,14 @@ def test_run_load_arrivals_are_seeded(pg):
 
 
 def test_run_load_snapshot_sees_the_slow_page(pg):
+    # 300 slow lookups a second need several times what 4 connections can serve, so at the
+    # snapshot the pool is saturated whatever the machine's speed (80/s was near 1.0 utilisation
+    # and could catch all four sessions between queries).
     run = sq.run_load(
         pg,
         seed=1,
         seconds=1.0,
-        slow_rate=80,
+        slow_rate=300,
         slow_from=0.1,
         events=((0.7, "activity", sq.activity),),
     )
