@@ -357,3 +357,13 @@ def test_grader_internals_used_sees_calls_aliases_and_methods():
     assert grader_internals_used(direct) == ["_describe"]
     assert grader_internals_used(aliased) == ["alias (= gotchalab.trace._describe)"]
     assert grader_internals_used(Learner) == ["alias (= gotchalab.trace._describe)"]
+
+
+def test_a_stub_failing_inside_a_sweep_names_the_case_seed():
+    def stub(_case):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailure) as info:
+        sweep(10, 5, lambda rng: rng.random(), lambda case: call(stub, case, what="stub(case)"))
+    assert info.value.category == "not implemented yet"
+    assert info.value.seed == 5 * 1_000_003

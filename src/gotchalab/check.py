@@ -25,6 +25,7 @@ learner's source (see :mod:`gotchalab.grading`).
 
 from __future__ import annotations
 
+import contextvars
 import random
 import time
 import traceback
@@ -137,8 +138,18 @@ def show(fig) -> None:
         plt.close(fig)
 
 
+# The seed of the case a sweep is running, so that a failure raised from inside a case (learner
+# code that raises, say) names the seed even where the check did not pass it along.
+_CASE_SEED: contextvars.ContextVar[int | None] = contextvars.ContextVar("case_seed", default=None)
+
+
 def fail(category: str, what: str, **kw: Any) -> NoReturn:
-    """Raise :class:`CheckFailure`, showing its timeline first when running in Jupyter."""
+    """Raise :class:`CheckFailure`, showing its timeline first when running in Jupyter.
+
+    Without an explicit ``seed``, the seed of the sweep case being run (if any) is reported.
+    """
+    if kw.get("seed") is None and _CASE_SEED.get() is not None:
+        kw["seed"] = _CASE_SEED.get()
     err = CheckFailure(category, what, **kw)
     try:
         show(err.figure())
@@ -195,8 +206,12 @@ def sweep(
         raise ValueError(f"sweep needs n >= 1 cases, got {n}")
     for k in range(n):
         case_seed = seed * 1_000_003 + k
-        case = make_case(random.Random(case_seed))
-        msg = run_case(case)
+        token = _CASE_SEED.set(case_seed)
+        try:
+            case = make_case(random.Random(case_seed))
+            msg = run_case(case)
+        finally:
+            _CASE_SEED.reset(token)
         if msg:
             return case, msg, case_seed
     return None
