@@ -144,6 +144,41 @@ def bench_simulator() -> None:
     print(f"  {n / took:,.0f} seeded runs/s, {events / took:,.0f} trace events/s")
 
 
+def bench_services() -> None:
+    """Embedded PostgreSQL: start and stop times, and the chapter 09 data load, against a query."""
+    import statistics
+
+    from gotchalab import slowquery
+    from gotchalab.services import postgres
+
+    starts, stops = [], []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        server = postgres()
+        server.__enter__()
+        t1 = time.perf_counter()
+        server.stop()
+        starts.append(t1 - t0)
+        stops.append(time.perf_counter() - t1)
+    with postgres() as server:
+        t0 = time.perf_counter()
+        slowquery.load_shop(server, force=True)
+        load = time.perf_counter() - t0
+        with server.connect(autocommit=True) as conn:
+            t0 = time.perf_counter()
+            conn.execute("SELECT 1").fetchone()
+            query = time.perf_counter() - t0
+    print("\nembedded PostgreSQL (pgserver binaries, loopback TCP)")
+    print(
+        f"  start: median {statistics.median(starts):.2f} s (of {', '.join(f'{s:.2f}' for s in starts)})"
+    )
+    print(f"  stop:  median {statistics.median(stops):.2f} s")
+    print(f"  chapter 09 data load: {load:.2f} s; a trivial query: {query * 1000:.2f} ms")
+    print(
+        f"  ratio: one start costs {statistics.median(starts) / CELL_BUDGET_S:.2f} of a graded cell's budget"
+    )
+
+
 def main(argv: list[str]) -> int:
     known = chapters()
     slugs = argv or known
@@ -168,6 +203,7 @@ def main(argv: list[str]) -> int:
         )
     bench_explorer()
     bench_simulator()
+    bench_services()
     return 0
 
 
