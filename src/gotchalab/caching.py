@@ -95,6 +95,16 @@ ACTIONS: dict[str, str] = {
 BASIC_ACTIONS: tuple[str, ...] = ("read_cache", "read_db", "write_db", "set_cache", "delete_cache")
 
 
+def _track(actor: str, action: str, in_tx: set[str], holds: set[str]) -> None:
+    """After ``action``: who has a transaction open, and who holds a value it could cache."""
+    if action == "begin":
+        in_tx.add(actor)
+    elif action in ("commit", "rollback"):
+        in_tx.discard(actor)
+    elif action in ("read_db", "read_replica", "write_db"):
+        holds.add(actor)
+
+
 def validate_schedule(schedule: Any) -> list[tuple[str, str]]:
     """Return ``schedule`` as a list of ``(actor, action)`` pairs, or raise ValueError saying why.
 
@@ -123,14 +133,8 @@ def validate_schedule(schedule: Any) -> list[tuple[str, str]]:
             raise ValueError(f"step {i}: {actor} does {action} with no open transaction")
         if action == "set_cache" and actor not in holds:
             raise ValueError(f"step {i}: {actor} does set_cache but holds no value yet")
-        if action == "begin":
-            in_tx.add(actor)
-        elif action in ("commit", "rollback"):
-            in_tx.discard(actor)
-        elif action in ("read_db", "read_replica", "write_db"):
-            holds.add(actor)
-        elif action == "read_cache":
-            pass  # a hit gives a value, but only the model knows whether it hits
+        # read_cache gives no value to set: only the model knows whether it hits.
+        _track(actor, action, in_tx, holds)
         out.append((actor, action))
     return out
 
@@ -268,12 +272,7 @@ def random_schedule(
         if not options:
             continue
         action = rng.choice(options)
-        if action == "begin":
-            in_tx.add(actor)
-        elif action in ("commit", "rollback"):
-            in_tx.discard(actor)
-        elif action in ("read_db", "read_replica", "write_db"):
-            holds.add(actor)
+        _track(actor, action, in_tx, holds)
         out.append((actor, action))
     return out
 
