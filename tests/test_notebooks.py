@@ -17,6 +17,8 @@ from nbgrader_course import (
     solution_sources,
 )
 
+from gotchalab.grading import cell_source, nbgrader_meta
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = chapters()
 GRADE_ID = re.compile(r"^[a-z][a-z0-9_]{2,60}$")
@@ -26,13 +28,7 @@ def _nb(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def _src(cell: dict) -> str:
-    s = cell["source"]
-    return s if isinstance(s, str) else "".join(s)
-
-
-def _meta(cell: dict) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {})
+_src, _meta = cell_source, nbgrader_meta
 
 
 def test_there_are_chapters():

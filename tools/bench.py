@@ -24,7 +24,9 @@ from pathlib import Path
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from nbgrader_course import SOLUTIONS, chapters, strip_markers  # noqa: E402
+from nbgrader_course import SOLUTIONS, chapters  # noqa: E402
+
+from gotchalab.grading import cell_source, nbgrader_meta, strip_markers  # noqa: E402
 
 CELL_BUDGET_S = 2.0
 CASES_TARGET = 10_000
@@ -45,13 +47,12 @@ def bench_exercise(slug: str) -> tuple[list[tuple[str, float, int]], float]:
         for cell in nb["cells"]:
             if cell["cell_type"] != "code":
                 continue
-            src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
             src = "\n".join(
                 line
-                for line in strip_markers(src).splitlines()
+                for line in strip_markers(cell_source(cell)).splitlines()
                 if not line.lstrip().startswith("%")
             )
-            meta = cell.get("metadata", {}).get("nbgrader", {})
+            meta = nbgrader_meta(cell)
             out = io.StringIO()
             t0 = time.perf_counter()
             with contextlib.redirect_stdout(out):

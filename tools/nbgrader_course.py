@@ -21,12 +21,15 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gotchalab.grading import cell_source, nbgrader_meta, strip_markers
+
+__all__ = ["Course", "Mutant", "chapters", "load_mutants", "solution_sources", "strip_markers"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 MUTANTS = ROOT / "tests" / "mutants"
 
-_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 _CONFIG = """\
 c = get_config()  # noqa: F821
 c.CourseDirectory.root = {root!r}
@@ -143,15 +146,10 @@ def solution_sources(source_nb: Path) -> dict[str, str]:
     """``grade_id -> source`` of every solution cell of an instructor notebook, markers stripped."""
     source = json.loads(Path(source_nb).read_text())
     return {
-        c["metadata"]["nbgrader"]["grade_id"]: strip_markers(_text(c["source"]))
+        nbgrader_meta(c)["grade_id"]: strip_markers(cell_source(c))
         for c in source["cells"]
-        if c.get("metadata", {}).get("nbgrader", {}).get("solution")
+        if nbgrader_meta(c).get("solution")
     }
-
-
-def strip_markers(source: str) -> str:
-    """A solution cell's source without the ``### BEGIN/END SOLUTION`` lines."""
-    return _MARKER.sub("", source)
 
 
 @dataclass
@@ -209,7 +207,7 @@ class Course:
                     f"solution cells are {sorted(solution)}"
                 )
             for c in nb["cells"]:
-                meta = c.get("metadata", {}).get("nbgrader", {})
+                meta = nbgrader_meta(c)
                 if meta.get("solution"):
                     gid = meta["grade_id"]
                     c["source"] = cells.get(gid, solution[gid])
@@ -232,7 +230,3 @@ class Course:
 
     def feedback(self) -> None:
         self.nbgrader("generate_feedback", self.slug, "--force")
-
-
-def _text(source: str | list[str]) -> str:
-    return source if isinstance(source, str) else "".join(source)

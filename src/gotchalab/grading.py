@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CellResult", "regrade", "main"]
+__all__ = ["CellResult", "regrade", "main", "cell_source", "nbgrader_meta", "strip_markers"]
 
 _MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 _HIDDEN = re.compile(r"^[ \t]*### (BEGIN|END) HIDDEN TESTS[ \t]*\n?", re.MULTILINE)
@@ -60,13 +60,23 @@ def _cells(path: Path) -> list[dict[str, Any]]:
         raise ValueError(f"{path}: not a readable notebook ({exc})") from exc
 
 
-def _src(cell: dict[str, Any]) -> str:
+def cell_source(cell: dict[str, Any]) -> str:
+    """A notebook cell's source as one string (nbformat allows a list of lines too)."""
     s = cell.get("source", "")
     return s if isinstance(s, str) else "".join(s)
 
 
-def _meta(cell: dict[str, Any]) -> dict[str, Any]:
+def nbgrader_meta(cell: dict[str, Any]) -> dict[str, Any]:
+    """A cell's nbgrader metadata (empty for cells nbgrader does not manage)."""
     return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def strip_markers(source: str) -> str:
+    """A solution cell's source without its ``### BEGIN/END SOLUTION`` lines."""
+    return _MARKER.sub("", source)
+
+
+_src, _meta = cell_source, nbgrader_meta
 
 
 def _without_magics(src: str) -> str:
@@ -98,7 +108,7 @@ def regrade(
             test = _without_magics(_HIDDEN.sub("", _src(cell)))
             results.append(_run_cell(gid, float(meta.get("points", 0)), prelude, test, timeout))
         else:
-            prelude.append((gid, _without_magics(_MARKER.sub("", _src(cell)))))
+            prelude.append((gid, _without_magics(strip_markers(_src(cell)))))
     if not results:
         raise ValueError(f"{source}: no graded cells (metadata.nbgrader.grade) found")
     return results
