@@ -28,9 +28,6 @@ def _nb(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-_src, _meta = cell_source, nbgrader_meta
-
-
 def test_there_are_chapters():
     assert CHAPTERS, "no solutions/NN-slug/NN-slug.ipynb found"
 
@@ -42,26 +39,28 @@ def test_source_notebook_anatomy(slug):
     cells = nb["cells"]
     with_outputs = [i for i, c in enumerate(cells) if c["cell_type"] == "code" and c.get("outputs")]
     assert not with_outputs, f"cells {with_outputs} carry outputs; commit notebooks without outputs"
-    graded = [c for c in cells if _meta(c).get("grade")]
-    solution = [c for c in cells if _meta(c).get("solution")]
+    graded = [c for c in cells if nbgrader_meta(c).get("grade")]
+    solution = [c for c in cells if nbgrader_meta(c).get("solution")]
     assert len(graded) >= 3, "split the tests so partial understanding earns partial credit"
     assert solution, "no solution cell"
-    ids = [_meta(c)["grade_id"] for c in cells if _meta(c)]
+    ids = [nbgrader_meta(c)["grade_id"] for c in cells if nbgrader_meta(c)]
     assert len(ids) == len(set(ids)), f"duplicate grade_ids: {ids}"
     for gid in ids:
         assert GRADE_ID.match(gid), f"grade_id {gid!r} is not a readable snake_case name"
     hidden = 0
     for c in graded:
-        gid = _meta(c)["grade_id"]
-        src = _src(c)
-        assert _meta(c).get("points", 0) > 0, f"{gid}: a graded cell is worth points"
+        gid = nbgrader_meta(c)["grade_id"]
+        src = cell_source(c)
+        assert nbgrader_meta(c).get("points", 0) > 0, f"{gid}: a graded cell is worth points"
         tree = ast.parse(src)
         doc = ast.get_docstring(tree)
         assert doc and "\n" not in doc.strip(), f"{gid}: start with a one-line docstring"
         hidden += "### BEGIN HIDDEN TESTS" in src
     assert hidden, "no hidden tests: add seeds and scenarios between BEGIN/END HIDDEN TESTS"
     for c in solution:
-        assert "### BEGIN SOLUTION" in _src(c), f"{_meta(c)['grade_id']}: no solution markers"
+        assert "### BEGIN SOLUTION" in cell_source(c), (
+            f"{nbgrader_meta(c)['grade_id']}: no solution markers"
+        )
 
 
 @pytest.mark.parametrize("slug", CHAPTERS)
@@ -77,8 +76,10 @@ def test_release_hides_solutions_and_hidden_tests(slug):
 @pytest.mark.parametrize("slug", CHAPTERS)
 def test_mutants_name_real_cells(slug):
     nb = _nb(SOLUTIONS / slug / f"{slug}.ipynb")
-    graded = {_meta(c)["grade_id"] for c in nb["cells"] if _meta(c).get("grade")}
-    solution = {_meta(c)["grade_id"] for c in nb["cells"] if _meta(c).get("solution")}
+    graded = {nbgrader_meta(c)["grade_id"] for c in nb["cells"] if nbgrader_meta(c).get("grade")}
+    solution = {
+        nbgrader_meta(c)["grade_id"] for c in nb["cells"] if nbgrader_meta(c).get("solution")
+    }
     mutants = load_mutants(slug)
     assert (MUTANTS / slug).is_dir() and len(mutants) >= 5, f"{slug}: at least 5 mutants"
     solution_src = solution_sources(SOLUTIONS / slug / f"{slug}.ipynb")

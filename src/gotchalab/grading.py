@@ -76,9 +76,6 @@ def strip_markers(source: str) -> str:
     return _MARKER.sub("", source)
 
 
-_src, _meta = cell_source, nbgrader_meta
-
-
 def _without_magics(src: str) -> str:
     return "\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
 
@@ -89,7 +86,9 @@ def regrade(
     """Grade ``submission`` against the instructor notebook ``source``, one process per cell."""
     src_cells = _cells(Path(source))
     sub_by_id = {
-        _meta(c)["grade_id"]: _src(c) for c in _cells(Path(submission)) if _meta(c).get("solution")
+        nbgrader_meta(c)["grade_id"]: cell_source(c)
+        for c in _cells(Path(submission))
+        if nbgrader_meta(c).get("solution")
     }
     # The program each cell's process runs, in notebook order: instructor code cells, except
     # that solution cells take the learner's source (or the stub if the learner deleted one).
@@ -98,17 +97,17 @@ def regrade(
     for cell in src_cells:
         if cell.get("cell_type") != "code":
             continue
-        meta = _meta(cell)
+        meta = nbgrader_meta(cell)
         gid = meta.get("grade_id", "cell")
         if meta.get("solution"):
             prelude.append(
                 (gid, _without_magics(sub_by_id.get(gid, "raise NotImplementedError()")))
             )
         elif meta.get("grade"):
-            test = _without_magics(_HIDDEN.sub("", _src(cell)))
+            test = _without_magics(_HIDDEN.sub("", cell_source(cell)))
             results.append(_run_cell(gid, float(meta.get("points", 0)), prelude, test, timeout))
         else:
-            prelude.append((gid, _without_magics(strip_markers(_src(cell)))))
+            prelude.append((gid, _without_magics(strip_markers(cell_source(cell)))))
     if not results:
         raise ValueError(f"{source}: no graded cells (metadata.nbgrader.grade) found")
     return results
