@@ -143,17 +143,25 @@ _CHILD = textwrap.dedent(
 )
 
 
-def test_orphan_of_a_sigkilled_owner_is_reaped_on_next_start() -> None:
+def _child_with_a_server() -> tuple[subprocess.Popen, dict]:
+    """Start a child process that owns an embedded server; return it and the server's details."""
+    import json
+
     env = {k: v for k, v in os.environ.items() if k != services.ENV_POSTGRES_URL}
     child = subprocess.Popen(
         [sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, text=True, env=env
     )
-    try:
-        line = child.stdout.readline() if child.stdout else ""
-        assert line, "the child process printed nothing: its server did not start"
-        import json
+    line = child.stdout.readline() if child.stdout else ""
+    if not line:
+        child.kill()
+        child.wait()
+        raise AssertionError("the child process printed nothing: its server did not start")
+    return child, json.loads(line)
 
-        info = json.loads(line)
+
+def test_orphan_of_a_sigkilled_owner_is_reaped_on_next_start() -> None:
+    child, info = _child_with_a_server()
+    try:
         assert port_is_open("127.0.0.1", info["port"])
         child.send_signal(signal.SIGKILL)  # no atexit, no handler: the owner just vanishes
         child.wait(timeout=5)
@@ -173,16 +181,8 @@ def test_orphan_of_a_sigkilled_owner_is_reaped_on_next_start() -> None:
 
 
 def test_sigterm_stops_the_server_of_the_process_that_gets_it() -> None:
-    env = {k: v for k, v in os.environ.items() if k != services.ENV_POSTGRES_URL}
-    child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD], stdout=subprocess.PIPE, text=True, env=env
-    )
+    child, info = _child_with_a_server()
     try:
-        line = child.stdout.readline() if child.stdout else ""
-        assert line, "the child process printed nothing: its server did not start"
-        import json
-
-        info = json.loads(line)
         child.send_signal(signal.SIGTERM)
         assert child.wait(timeout=10) == -signal.SIGTERM  # it still dies of SIGTERM
         # No reaping involved: the handler stopped the server before the process died.

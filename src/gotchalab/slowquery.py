@@ -133,6 +133,17 @@ def _seed_frac(seed: int) -> float:
     return ((seed * 2654435761) % 2_000_001) / 1_000_000 - 1.0
 
 
+def _load_result(loaded: bool, t0: float, seed: int, orders: int, customers: int) -> dict:
+    """What :func:`load_shop` reports: whether it loaded, how long it took, and what."""
+    return {
+        "loaded": loaded,
+        "seconds": time.perf_counter() - t0,
+        "orders": orders,
+        "customers": customers,
+        "seed": seed,
+    }
+
+
 def load_shop(
     conn_or_server: Any,
     *,
@@ -165,13 +176,7 @@ def load_shop(
                     "'%%_pkey'"
                 ).fetchall():
                     conn.execute(f'DROP INDEX IF EXISTS "{name}"')
-                return {
-                    "loaded": False,
-                    "seconds": time.perf_counter() - t0,
-                    "orders": orders,
-                    "customers": customers,
-                    "seed": seed,
-                }
+                return _load_result(False, t0, seed, orders, customers)
         params = {
             "seed": seed,
             "seed_frac": _seed_frac(seed),
@@ -185,13 +190,7 @@ def load_shop(
             conn.execute(stmt, used or None)
         for table in ("customers", "orders", "ex_orders"):
             conn.execute(f"ANALYZE {table}")
-        return {
-            "loaded": True,
-            "seconds": time.perf_counter() - t0,
-            "orders": orders,
-            "customers": customers,
-            "seed": seed,
-        }
+        return _load_result(True, t0, seed, orders, customers)
 
 
 def _table_exists(conn: Any, name: str) -> bool:
