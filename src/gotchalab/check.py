@@ -325,3 +325,64 @@ def grader_internals_used(obj: Any) -> list[str]:
                     found.add(f"{name} (= {mod}.{own})")
             stack.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
     return sorted(found)
+
+
+# -- learner objects that live in another process ------------------------------------------------
+#
+# In the authoritative grade (:mod:`gotchalab.grading`) the checkers run in a judge process where
+# no learner code ever runs; the learner's classes and functions are proxies to a sandboxed
+# process, and only plain data (None, bool, int, float, str, bytes, list, tuple, dict, set) comes
+# back by value. Everything else a learner returns is a proxy too. A checker that works in both
+# places follows three rules:
+#
+# * judge results by value and type (`same_value`, `type(x) is int`), never with isinstance() on
+#   an object the learner built, and never by inspecting the learner's code objects;
+# * to look inside a rich object the learner built (a matplotlib Figure), call `export(obj, kind)`
+#   with an exporter registered by `@exporter(kind)`: it returns plain data describing the object;
+# * where the check must run library code *next to* the learner's code (a borrower whose stack
+#   frame the learner inspects, a probe that starts fresh interpreters with the learner's
+#   function), call `beside(fn, *args)`: ``fn`` (a module-level gotchalab function) runs in the
+#   learner's process, with the learner objects it is given, and its result comes back as plain
+#   data. Its result is learner-controlled data: judge it like any other learner output.
+
+_EXPORTERS: dict[str, Callable[[Any], Any]] = {}
+
+
+def exporter(kind: str) -> Callable[[Callable[[Any], Any]], Callable[[Any], Any]]:
+    """Register ``fn(obj) -> plain data`` as the exporter for ``kind`` (see :func:`export`)."""
+
+    def register(fn: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        _EXPORTERS[kind] = fn
+        return fn
+
+    return register
+
+
+def is_remote(obj: Any) -> bool:
+    """True for a proxy of an object that lives in the learner's process (authoritative grade)."""
+    return bool(getattr(type(obj), "__gotchalab_remote__", False))
+
+
+def export(obj: Any, kind: str) -> Any:
+    """Plain data describing ``obj`` (a learner-built object) with the exporter named ``kind``.
+
+    Locally the exporter runs here; for a remote object it runs in the learner's process and only
+    its plain-data result comes back.
+    """
+    if kind not in _EXPORTERS:
+        raise KeyError(f"no exporter named {kind!r}; registered: {sorted(_EXPORTERS)}")
+    if is_remote(obj):
+        return obj.__gotchalab_session__.export(obj, kind)
+    return _EXPORTERS[kind](obj)
+
+
+def beside(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+    """Run the module-level gotchalab function ``fn(*args, **kw)`` where the learner's code runs.
+
+    In the kernel that is here. In the authoritative grade, when an argument is a remote learner
+    object, ``fn`` runs in the learner's process and its result comes back as plain data.
+    """
+    session = next((a.__gotchalab_session__ for a in (*args, *kw.values()) if is_remote(a)), None)
+    if session is None:
+        return fn(*args, **kw)
+    return session.libcall(fn, args, kw)
