@@ -177,18 +177,42 @@ def call(fn: Callable[..., Any], *args: Any, what: str, **kw: Any) -> Any:
     except CheckFailure:
         raise
     except Exception as exc:
-        frames = traceback.extract_tb(exc.__traceback__)
-        where = ""
-        if frames:
-            last = frames[-1]
-            where = (
-                f" (line {last.lineno}: {last.line!r})" if last.line else f" (line {last.lineno})"
-            )
+        where = _learner_line(exc)
         fail(
             "your code raised an exception",
             f"{what} raised {type(exc).__name__}: {exc}{where}",
             **kw,
         )
+
+
+def _learner_line(exc: BaseException) -> str:
+    """`` (line N: 'code')`` of the learner's line an exception came from, or ``""``.
+
+    An exception raised in the learner's process (authoritative grade) carries the learner's
+    frames as data; locally the traceback is read, skipping library frames.
+    """
+    frames = getattr(exc, "__gotchalab_frames__", None)
+    if frames is None:
+        frames = [
+            (f.filename, f.lineno, f.line or "")
+            for f in traceback.extract_tb(exc.__traceback__)
+            if "gotchalab" not in f.filename.replace("\\", "/").split("/")
+        ]
+    if not frames:
+        return ""
+    _, lineno, line = frames[-1]
+    return f" (line {lineno}: {line!r})" if line else f" (line {lineno})"
+
+
+def _error_text(exc: BaseException) -> str:
+    """A graded cell's failure as the learner should read it: the verdict first, no frames."""
+    if isinstance(exc, CheckFailure):
+        return exc.report()
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - a learner's exception may refuse str()
+        text = ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def sweep(

@@ -1,44 +1,67 @@
-"""An authoritative re-grade: each graded cell in a fresh process, with the graders restored.
+"""The authoritative grade: checkers in a judge process that no learner code ever reaches.
 
-``nbgrader autograde`` restores the test cells from the gradebook, but it runs the learner's cells
-in the same kernel as the graders, so a solution cell can patch a grader
-(``gotchalab.check.fail = print``) and earn full marks. :func:`regrade` closes that gap:
+``nbgrader autograde`` runs the learner's cells in the same kernel as the graders, so a solution
+cell can rebind a checker, patch a builtin, or print a fake verdict. Here:
 
-1. every graded cell runs in its own fresh Python process (no state from other cells);
-2. the process imports every ``gotchalab`` module *before* any learner code runs and snapshots
-   each module's namespace and each of its classes' attributes;
-3. it runs the instructor's setup cells and the learner's solution cells (only those: the source
-   of the graded cells comes from the instructor's notebook, hidden tests included);
-4. it restores every snapshot, so whatever the learner's code patched in ``gotchalab`` is undone
-   and named as tampering in the result;
-5. it runs the graded cell: points if it finishes, zero if it raises or times out.
+1. A **judge** process (``python -m gotchalab.grading --judge``) reads the instructor's notebook
+   and the learner's solution cells as text. It runs the instructor's set-up cells itself and
+   never executes a line of learner code.
+2. The learner's cells run in a **runner** (:mod:`gotchalab.sandbox`): an unprivileged user in its
+   own mount/PID/network namespaces when graded as root (rlimits always), where the instructor's
+   notebooks, the gradebook and other learners' submissions are hidden. The runner executes the
+   instructor's set-up cells too (so the learner's code sees what the notebook promised), then the
+   learner's cells, in notebook order. An error in an ungraded cell is named, and grading goes on,
+   as nbgrader does.
+3. Each graded cell's source, hidden tests included, comes from the instructor's notebook and runs
+   in the judge. The names it uses come from the judge's own namespace: the checkers the
+   instructor's set-up imported, and, for each name the *instructor's* solution cell defines, a
+   proxy to the learner's object of that name. Rebinding ``check_strategy`` in a learner cell
+   changes nothing the judge sees.
+4. Only plain data crosses from the runner (see :mod:`gotchalab.sandbox`); the verdict is the
+   judge's: a graded cell earns its points if it finishes without raising, within its time limit.
+   A runner that hangs is killed at the cell's limit; one that dies (``os._exit``, out of memory)
+   is replaced by a fresh one for the next cell.
 
-This works because the graders keep no kernel state: given only the learner's source, the same
-check gives the same verdict. It is a defence against the easy patches, not a sandbox: code that
-the learner submits still runs with the learner's rights, so run instructor re-grades in the same
-isolation (container, unprivileged user) you would give ``nbgrader autograde``.
+The result can be printed, written as CSV, and written into an nbgrader gradebook (each cell's
+``manual_score``, which nbgrader's score and ``nbgrader export`` then use)::
 
-    python -m gotchalab.grading solutions/02-x/02-x.ipynb submitted/alice/02-x/02-x.ipynb
+    python -m gotchalab.grading solutions/02-x/02-x.ipynb submitted/*/02-x/02-x.ipynb \\
+        --csv authoritative.csv --gradebook sqlite:///gradebook.db
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
+import ast
 import json
 import os
-import pkgutil
 import re
 import subprocess
 import sys
-from dataclasses import dataclass, field
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CellResult", "regrade", "main", "cell_source", "nbgrader_meta", "strip_markers"]
+__all__ = [
+    "CellResult",
+    "NotebookResult",
+    "regrade",
+    "regrade_notebook",
+    "main",
+    "cell_source",
+    "nbgrader_meta",
+    "strip_markers",
+    "hidden_lines",
+]
 
 _MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
 _HIDDEN = re.compile(r"^[ \t]*### (BEGIN|END) HIDDEN TESTS[ \t]*\n?", re.MULTILINE)
+_HIDDEN_BLOCK = re.compile(
+    r"^[ \t]*### BEGIN HIDDEN TESTS[ \t]*\n(.*?)^[ \t]*### END HIDDEN TESTS",
+    re.MULTILINE | re.DOTALL,
+)
 
 
 @dataclass
@@ -52,12 +75,37 @@ class CellResult:
     tampered: list[str] = field(default_factory=list)
 
 
+@dataclass
+class NotebookResult:
+    """The verdict on one submitted notebook: its cells, and notes on ungraded cells' errors."""
+
+    submission: str
+    cells: list[CellResult]
+    notes: list[str] = field(default_factory=list)
+    isolation: str = ""
+    seconds: float = 0.0
+
+    @property
+    def points(self) -> float:
+        return sum(c.points for c in self.cells)
+
+    @property
+    def max_points(self) -> float:
+        return sum(c.max_points for c in self.cells)
+
+
+# -- notebook helpers (shared with the release tools and tests) -----------------------------------
+
+
 def _cells(path: Path) -> list[dict[str, Any]]:
     try:
         nb = json.loads(Path(path).read_text())
-        return nb["cells"]
-    except (OSError, ValueError, KeyError) as exc:
+        cells = nb["cells"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ValueError(f"{path}: not a readable notebook ({exc})") from exc
+    if not isinstance(cells, list):
+        raise ValueError(f"{path}: not a readable notebook (cells is not a list)")
+    return cells
 
 
 def cell_source(cell: dict[str, Any]) -> str:
@@ -68,7 +116,8 @@ def cell_source(cell: dict[str, Any]) -> str:
 
 def nbgrader_meta(cell: dict[str, Any]) -> dict[str, Any]:
     """A cell's nbgrader metadata (empty for cells nbgrader does not manage)."""
-    return cell.get("metadata", {}).get("nbgrader", {})
+    meta = cell.get("metadata", {})
+    return meta.get("nbgrader", {}) if isinstance(meta, dict) else {}
 
 
 def strip_markers(source: str) -> str:
@@ -76,163 +125,377 @@ def strip_markers(source: str) -> str:
     return _MARKER.sub("", source)
 
 
+def hidden_lines(source: str) -> list[str]:
+    """The non-blank lines between ``### BEGIN/END HIDDEN TESTS`` of a test cell's source."""
+    out = []
+    for block in _HIDDEN_BLOCK.findall(source):
+        out.extend(line.strip() for line in block.splitlines() if line.strip())
+    return out
+
+
 def _without_magics(src: str) -> str:
     return "\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!")))
+
+
+def _defined_names(source: str) -> set[str]:
+    """Top-level names a cell binds (def, class, assignment, import)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                names.update(n.id for n in ast.walk(t) if isinstance(n, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def _used_names(source: str) -> set[str]:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+
+
+# -- the plan: which cell runs where --------------------------------------------------------------
+
+
+def _plan(source: Path, submission: Path) -> dict[str, Any]:
+    """Cells in notebook order, as plain data for the judge: each ``(kind, grade_id, code)`` with
+    kind ``setup`` (instructor, runs in both), ``learner`` (runner only), ``try`` (instructor
+    code that uses learner names: runner only) or ``test`` (judge only, hidden tests included)."""
+    src_cells = _cells(source)
+    sub_cells = _cells(submission)
+    by_id: dict[str, str] = {}
+    for c in sub_cells:
+        meta = nbgrader_meta(c)
+        if (
+            isinstance(meta, dict)
+            and meta.get("solution")
+            and isinstance(meta.get("grade_id"), str)
+        ):
+            by_id.setdefault(meta["grade_id"], cell_source(c))
+    learner_names: set[str] = set()
+    steps: list[list[Any]] = []
+    graded = 0
+    for i, cell in enumerate(src_cells):
+        if cell.get("cell_type") != "code":
+            continue
+        meta = nbgrader_meta(cell)
+        gid = meta.get("grade_id", f"cell-{i}")
+        if meta.get("solution"):
+            learner_names |= _defined_names(strip_markers(cell_source(cell)))
+            code = by_id.get(gid)
+            missing = code is None
+            steps.append(
+                ["learner", gid, _without_magics(code or "raise NotImplementedError()"), missing]
+            )
+        elif meta.get("grade"):
+            graded += 1
+            steps.append(
+                [
+                    "test",
+                    gid,
+                    _without_magics(_HIDDEN.sub("", cell_source(cell))),
+                    float(meta.get("points", 0)),
+                ]
+            )
+        else:
+            code = _without_magics(strip_markers(cell_source(cell)))
+            kind = "try" if _used_names(code) & learner_names else "setup"
+            steps.append([kind, gid, code, None])
+    if not graded:
+        raise ValueError(f"{source}: no graded cells (metadata.nbgrader.grade) found")
+    return {"steps": steps, "learner_names": sorted(learner_names)}
+
+
+def _course_root(path: Path) -> Path | None:
+    for parent in path.resolve().parents:
+        if (parent / "nbgrader_config.py").is_file():
+            return parent
+    return None
+
+
+def _hidden_paths(source: Path, submissions: list[Path]) -> list[str]:
+    """What the learner's process must not see: the instructor's notebooks, the gradebook,
+    submissions (other learners' too), graded and feedback copies."""
+    hide: set[Path] = {source.resolve().parent.parent}
+    for sub in submissions:
+        parts = sub.resolve().parents
+        # submitted/<student>/<assignment>/<nb>.ipynb -> hide submitted/
+        hide.add(parts[2] if len(parts) > 2 else parts[0])
+    root = _course_root(source)
+    if root is not None:
+        for name in ("source", "solutions", "submitted", "autograded", "feedback", "release"):
+            if (root / name).is_dir():
+                hide.add(root / name)
+        for db in root.glob("*.db"):
+            hide.add(db)
+    hide.add(Path(tempfile.gettempdir()) / "gotchalab-grading-jobs")
+    return sorted(str(p) for p in hide if p != Path("/"))
+
+
+# -- the orchestrator -----------------------------------------------------------------------------
+
+
+def regrade_notebook(
+    source: Path | str,
+    submission: Path | str,
+    *,
+    timeout: float = 120.0,
+    hide: list[str] | None = None,
+) -> NotebookResult:
+    """Grade one submitted notebook against the instructor notebook ``source``."""
+    source, submission = Path(source), Path(submission)
+    started = time.perf_counter()
+    try:
+        plan = _plan(source, submission)
+    except ValueError as exc:
+        if "no graded cells" in str(exc):
+            raise
+        # A broken submission: every graded cell of the source scores 0, with the reason.
+        cells = [
+            CellResult(
+                nbgrader_meta(c)["grade_id"],
+                0.0,
+                float(nbgrader_meta(c).get("points", 0)),
+                str(exc),
+            )
+            for c in _cells(source)
+            if nbgrader_meta(c).get("grade")
+        ]
+        return NotebookResult(str(submission), cells, [str(exc)], "", time.perf_counter() - started)
+    tests = [s for s in plan["steps"] if s[0] == "test"]
+    job = {
+        "plan": plan,
+        "timeout": timeout,
+        "hide": hide if hide is not None else _hidden_paths(source, [submission]),
+    }
+    jobs_dir = Path(tempfile.gettempdir()) / "gotchalab-grading-jobs"
+    jobs_dir.mkdir(mode=0o700, exist_ok=True)
+    with tempfile.NamedTemporaryFile("r", dir=jobs_dir, suffix=".json", delete=False) as out:
+        result_path = Path(out.name)
+    job["result"] = str(result_path)
+    env = dict(os.environ, MPLBACKEND="Agg")
+    total_limit = timeout * (len(tests) + 2) + 120
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "gotchalab.grading", "--judge"],
+            input=json.dumps(job),
+            capture_output=True,
+            text=True,
+            timeout=total_limit,
+            env=env,
+        )
+        data = json.loads(result_path.read_text() or "null")
+    except subprocess.TimeoutExpired:
+        data, proc = None, None
+    except ValueError:
+        data = None
+    finally:
+        result_path.unlink(missing_ok=True)
+    by_gid = {}
+    if isinstance(data, dict):
+        by_gid = {c["grade_id"]: c for c in data.get("cells", [])}
+    cells = []
+    for _, gid, _, points in tests:
+        got = by_gid.get(gid)
+        if got is None:
+            why = "the judge did not finish" + (
+                f" (exit {proc.returncode}): {(proc.stderr or '')[-800:]}" if proc else " in time"
+            )
+            cells.append(CellResult(gid, 0.0, points, why))
+        else:
+            ok = got["error"] is None
+            cells.append(CellResult(gid, points if ok else 0.0, points, got["error"]))
+    notes = data.get("notes", []) if isinstance(data, dict) else []
+    isolation = data.get("isolation", "") if isinstance(data, dict) else ""
+    return NotebookResult(str(submission), cells, notes, isolation, time.perf_counter() - started)
 
 
 def regrade(
     source: Path | str, submission: Path | str, *, timeout: float = 120.0
 ) -> list[CellResult]:
-    """Grade ``submission`` against the instructor notebook ``source``, one process per cell."""
-    src_cells = _cells(Path(source))
-    sub_by_id = {
-        nbgrader_meta(c)["grade_id"]: cell_source(c)
-        for c in _cells(Path(submission))
-        if nbgrader_meta(c).get("solution")
-    }
-    # The program each cell's process runs, in notebook order: instructor code cells, except
-    # that solution cells take the learner's source (or the stub if the learner deleted one).
-    prelude: list[tuple[str, str]] = []
-    results = []
-    for cell in src_cells:
-        if cell.get("cell_type") != "code":
-            continue
-        meta = nbgrader_meta(cell)
-        gid = meta.get("grade_id", "cell")
-        if meta.get("solution"):
-            prelude.append(
-                (gid, _without_magics(sub_by_id.get(gid, "raise NotImplementedError()")))
-            )
-        elif meta.get("grade"):
-            test = _without_magics(_HIDDEN.sub("", cell_source(cell)))
-            results.append(_run_cell(gid, float(meta.get("points", 0)), prelude, test, timeout))
-        else:
-            prelude.append((gid, _without_magics(strip_markers(cell_source(cell)))))
-    if not results:
-        raise ValueError(f"{source}: no graded cells (metadata.nbgrader.grade) found")
-    return results
+    """The per-cell verdicts on ``submission`` (see :func:`regrade_notebook`)."""
+    return regrade_notebook(source, submission, timeout=timeout).cells
 
 
-def _run_cell(
-    gid: str, points: float, prelude: list[tuple[str, str]], test: str, timeout: float
-) -> CellResult:
-    payload = json.dumps({"prelude": prelude, "test": test, "grade_id": gid})
-    env = dict(os.environ, MPLBACKEND="Agg")
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "gotchalab.grading", "--worker"],
-            input=payload,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
-    except subprocess.TimeoutExpired:
-        return CellResult(gid, 0.0, points, f"timed out after {timeout:g} s")
-    try:
-        verdict = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        tail = (proc.stdout + proc.stderr)[-1500:]
-        return CellResult(
-            gid, 0.0, points, f"the grading process died (exit {proc.returncode}): {tail}"
-        )
-    ok = verdict["error"] is None
-    return CellResult(gid, points if ok else 0.0, points, verdict["error"], verdict["tampered"])
+# -- the judge (runs in its own process; never executes learner code) -----------------------------
 
 
-# -- the worker (runs in the fresh process) -----------------------------------------------------
-
-
-def _snapshot() -> dict[str, Any]:
-    import gotchalab
-
-    mods = {"gotchalab": gotchalab}
-    for info in pkgutil.walk_packages(gotchalab.__path__, "gotchalab."):
-        if info.name == "gotchalab.grading":
-            continue
-        mods[info.name] = importlib.import_module(info.name)
-    snap: dict[str, Any] = {}
-    for name, mod in mods.items():
-        snap[name] = (mod, dict(vars(mod)))
-        for attr, value in list(vars(mod).items()):
-            if inspect.isclass(value) and value.__module__ == name:
-                snap[f"{name}.{attr}"] = (value, dict(vars(value)))
-    return snap
-
-
-def _restore(snap: dict[str, Any]) -> list[str]:
-    """Undo replaced or added functions and classes; name each one. Data is left alone (a
-    module's own caches, such as the shared server, legitimately change while cells run)."""
-    changed = []
-    for name, (obj, saved) in snap.items():
-        current = dict(vars(obj))
-        for key in set(current) | set(saved):
-            if key in ("__dict__", "__weakref__"):
-                continue
-            old, new = saved.get(key, _MISSING), current.get(key, _MISSING)
-            if not (_is_code(old) or _is_code(new)):
-                continue
-            if old is not new:
-                changed.append(f"{name}.{key}")
-                if inspect.ismodule(obj):
-                    if key in saved:
-                        vars(obj)[key] = saved[key]
-                    else:
-                        del vars(obj)[key]
-                elif key in saved:
-                    setattr(obj, key, saved[key])
-                else:
-                    delattr(obj, key)
-    return sorted(changed)
-
-
-_MISSING = object()
-
-
-def _is_code(value: Any) -> bool:
-    return callable(value) or isinstance(value, (staticmethod, classmethod, property))
-
-
-def _worker() -> None:
+def _judge() -> None:
     job = json.loads(sys.stdin.read())
     import matplotlib
 
     matplotlib.use("Agg")
-    snap = _snapshot()
+    from . import services
+    from .sandbox import LearnerDied, Runner
+
+    plan = job["plan"]
+    learner_names: list[str] = plan["learner_names"]
+    timeout = float(job["timeout"])
     ns: dict[str, Any] = {"__name__": "__main__"}
-    error = None
-    try:
-        for gid, code in job["prelude"]:
-            exec(compile(code, f"<cell {gid}>", "exec"), ns)
-    except BaseException as exc:  # noqa: BLE001 - a learner's cell may raise anything
-        error = f"a cell before the test raised {type(exc).__name__}: {exc}"
-    tampered = _restore(snap)
-    if error is None:
+    notes: list[str] = []
+    results: list[dict[str, Any]] = []
+    runner: Runner | None = None
+    done = 0  # steps the current runner has executed
+    isolation = ""
+
+    def start_runner() -> Runner:
+        env = {}
+        live = [s for s in list(services._LIVE) if getattr(s, "dsn", None)]
+        if live:
+            env["GOTCHALAB_POSTGRES_URL"] = live[0].dsn
+        return Runner(hide=job["hide"], network=bool(live), env=env)
+
+    def write() -> None:
+        Path(job["result"]).write_text(
+            json.dumps({"cells": results, "notes": notes, "isolation": isolation})
+        )
+
+    steps = plan["steps"]
+    for idx, (kind, gid, code, _extra) in enumerate(steps):
+        if kind == "setup":
+            try:
+                exec(compile(code, f"<setup {gid}>", "exec"), ns)
+            except Exception as exc:  # noqa: BLE001 - instructor set-up failing is reported
+                notes.append(f"set-up cell {gid} failed in the judge: {type(exc).__name__}: {exc}")
+            continue
+        if kind != "test":
+            continue
+        # Bring a runner up to this point in the notebook (a fresh one replays every cell).
+        error = None
         try:
-            exec(compile(job["test"], f"<test {job['grade_id']}>", "exec"), ns)
-        except BaseException as exc:  # noqa: BLE001
-            error = f"{type(exc).__name__}: {exc}"
-    sys.stdout.flush()
-    print("\n" + json.dumps({"error": error, "tampered": tampered}), flush=True)
-    # Skip atexit handlers a learner may have registered (one could print a fake verdict), but
-    # first stop any server this process started, as the normal exit path would.
-    _stop_services()
+            if runner is None:
+                runner = start_runner()
+                isolation = runner.isolation
+                done = 0
+            for k in range(done, idx):
+                skind, sgid, scode, sextra = steps[k]
+                if skind == "test":
+                    continue
+                err = runner.exec_cell(sgid, scode)
+                if err and skind != "setup" and k >= done:
+                    what = "your cell" if skind == "learner" else "ungraded cell"
+                    note = f"{what} {sgid} raised {err}"
+                    if skind == "learner" and sextra:
+                        note = f"solution cell {sgid} is missing from the submission"
+                    if note not in notes:
+                        notes.append(note)
+            done = idx
+            found = runner.lookup(learner_names)
+            for name in learner_names:
+                if name in found:
+                    ns[name] = found[name]
+                else:
+                    ns.pop(name, None)
+        except LearnerDied as exc:
+            error = f"the learner's process could not be prepared: {exc}"
+        if error is None:
+            error = _run_test(ns, gid, code, timeout, runner)
+        results.append({"grade_id": gid, "error": error})
+        write()
+        if runner is not None and runner.proc.poll() is not None:
+            runner.close()
+            runner = None
+    if runner is not None:
+        runner.close()
+    write()
+    services._stop_all()
     os._exit(0)
 
 
-def _stop_services() -> None:
-    services = sys.modules.get("gotchalab.services")
-    stop = getattr(services, "_stop_all", None) if services is not None else None
-    if callable(stop):
-        stop()
+def _run_test(ns: dict[str, Any], gid: str, code: str, timeout: float, runner: Any) -> str | None:
+    from .check import _error_text
+
+    timed_out = threading.Event()
+
+    def expire() -> None:
+        timed_out.set()
+        if runner is not None:
+            runner.kill()
+
+    timer = threading.Timer(timeout, expire)
+    timer.daemon = True
+    timer.start()
+    try:
+        exec(compile(code, f"<test {gid}>", "exec"), ns)
+        error = None
+    except BaseException as exc:  # noqa: BLE001 - every failure is a verdict
+        error = _error_text(exc)
+    finally:
+        timer.cancel()
+    if timed_out.is_set():
+        return f"timed out after {timeout:g} s: the learner's process was stopped"
+    return error
+
+
+# -- command line ---------------------------------------------------------------------------------
+
+
+def _write_csv(path: Path, results: list[NotebookResult], assignment: str) -> None:
+    import csv
+
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            ["submission", "assignment", "grade_id", "points", "max_points", "error", "notes"]
+        )
+        for nb in results:
+            for c in nb.cells:
+                w.writerow(
+                    [
+                        nb.submission,
+                        assignment,
+                        c.grade_id,
+                        f"{c.points:g}",
+                        f"{c.max_points:g}",
+                        (c.error or "").splitlines()[0][:300] if c.error else "",
+                        "; ".join(nb.notes)[:500],
+                    ]
+                )
+
+
+def _student_of(sub: Path) -> str | None:
+    """``submitted/<student>/<assignment>/<nb>.ipynb`` -> student."""
+    parts = sub.resolve().parts
+    return parts[-3] if len(parts) >= 3 else None
+
+
+def _write_gradebook(db_url: str, assignment: str, results: list[NotebookResult]) -> int:
+    """Set each graded cell's ``manual_score`` to the authoritative points (nbgrader's score and
+    ``nbgrader export`` then use it). Returns the number of grades written."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    written = 0
+    with Gradebook(db_url) as gb:
+        for nb in results:
+            student = _student_of(Path(nb.submission))
+            notebook = Path(nb.submission).stem
+            for c in nb.cells:
+                try:
+                    grade = gb.find_grade(c.grade_id, notebook, assignment, student)
+                except MissingEntry:
+                    continue
+                grade.manual_score = c.points
+                written += 1
+        gb.db.commit()
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
     argv = sys.argv[1:] if argv is None else argv
-    if argv == ["--worker"]:
-        _worker()
+    if argv == ["--judge"]:
+        _judge()
         return 0
     ap = argparse.ArgumentParser(
         prog="python -m gotchalab.grading", description=__doc__.splitlines()[0]
@@ -240,18 +503,42 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("source", help="the instructor notebook (solutions/NN-slug/NN-slug.ipynb)")
     ap.add_argument("submissions", nargs="+", help="learner notebooks to grade")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per graded cell")
+    ap.add_argument("--csv", type=Path, help="write every cell's verdict to this CSV file")
+    ap.add_argument("--json", type=Path, help="write the full results as JSON")
+    ap.add_argument(
+        "--gradebook",
+        help="nbgrader database URL (sqlite:///gradebook.db): write each cell's points as its "
+        "manual score, for submissions laid out as submitted/<student>/<assignment>/<nb>.ipynb",
+    )
     args = ap.parse_args(argv)
-    for sub in args.submissions:
-        res = regrade(args.source, sub, timeout=args.timeout)
-        got, full = sum(r.points for r in res), sum(r.max_points for r in res)
-        print(f"{sub}: {got:g}/{full:g}")
-        for r in res:
+    source = Path(args.source)
+    if not source.is_file():
+        ap.error(f"{source}: no such instructor notebook")
+    subs = [Path(s) for s in args.submissions]
+    hide = _hidden_paths(source, subs)
+    assignment = source.stem
+    results = []
+    for sub in subs:
+        if not sub.is_file():
+            print(f"{sub}: no such file (skipped)")
+            continue
+        res = regrade_notebook(source, sub, timeout=args.timeout, hide=hide)
+        results.append(res)
+        print(f"{sub}: {res.points:g}/{res.max_points:g}  ({res.seconds:.1f} s; {res.isolation})")
+        for note in res.notes:
+            print(f"  note: {note}")
+        for r in res.cells:
             line = f"  {r.grade_id:<44} {r.points:g}/{r.max_points:g}"
-            if r.tampered:
-                line += f"  TAMPERED: {', '.join(r.tampered)}"
             if r.error:
                 line += f"  ({r.error.splitlines()[0][:120]})"
             print(line)
+    if args.csv:
+        _write_csv(args.csv, results, assignment)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(r) for r in results], indent=1))
+    if args.gradebook:
+        n = _write_gradebook(args.gradebook, assignment, results)
+        print(f"wrote {n} grades into {args.gradebook}")
     return 0
 
 
