@@ -1,0 +1,11 @@
+"""Drops the state = 'active' filter: an idle (or idle in transaction) session whose last query started before the runaway is returned; the runaway is "the *active* query that has been running longest"."""
+# expect-fail: find_runaway_backend
+# %% cell: find_runaway
+def find_runaway(conn) -> int:
+    """The pid of the active query (not this session's) that has been running the longest."""
+    row = conn.execute(
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        " ORDER BY query_start LIMIT 1"
+    ).fetchone()
+    return int(row[0])
