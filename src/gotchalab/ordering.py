@@ -49,7 +49,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .check import call, fail, passed, shrink, sweep
+from .check import CheckFailure, beside, call, fail, passed, shrink
 from .sim import Context, Faults, Message, Network, Process
 from .trace import DROP, DUP, RECV, SEND, Event, Trace
 
@@ -317,8 +317,108 @@ def run_lww(
 
 
 # =============================================================================================
+# Shared by the graders: scripted cases first, then a seeded sweep; one case can be replayed
+# =============================================================================================
+
+
+class _Abort(Exception):
+    """Learner code broke a case (raised, or returned the wrong type): stop it, report it."""
+
+    def __init__(self, category: str, what: str) -> None:
+        super().__init__(what)
+        self.category = category
+        self.what = what
+
+
+def _learner(fn: Callable[..., Any], *args: Any, what: str) -> Any:
+    """Call learner code inside a case: "not implemented yet" ends the check at once (no seed,
+    no schedule); any other exception becomes :class:`_Abort`, so the case can be shrunk and
+    reported with its schedule like any other failure."""
+    try:
+        return call(fn, *args, what=what)
+    except CheckFailure as exc:
+        if exc.category == "not implemented yet":
+            raise CheckFailure(exc.category, exc.what) from None
+        raise _Abort(exc.category, exc.what) from None
+
+
+def _hunt(
+    *,
+    seed: int,
+    cases: int,
+    case: int | None,
+    scripted: Sequence[Any],
+    make_case: Callable[[random.Random], Any],
+    run_case: Callable[[Any], str | None],
+) -> tuple[Any, str, int] | None:
+    """Run the scripted cases (numbers ``0..S-1``), then ``cases`` seeded ones (``S..``).
+
+    Case ``k >= S`` is built by ``make_case(random.Random(seed * 1_000_003 + k))``: it depends on
+    the visible ``seed`` and its number only, so ``check_x(..., seed=seed, case=k)`` replays it.
+    Returns ``(case, category, k)`` for the first failing case.
+    """
+    n_scripted = len(scripted)
+    if case is not None and not (type(case) is int and case >= 0):
+        raise ValueError(f"case must be a case number >= 0, got {case!r}")
+    numbers: Iterable[int] = [case] if case is not None else range(n_scripted + cases)
+    for k in numbers:
+        c = scripted[k] if k < n_scripted else make_case(random.Random(seed * 1_000_003 + k))
+        msg = run_case(c)
+        if msg:
+            return c, msg, k
+    return None
+
+
+def _replay(check: str, args: str, seed: int, k: int) -> str:
+    return f"{check}({args}, seed={seed}, case={k})"
+
+
+def _same_category(
+    run_case: Callable[[Any], str | None], category: str
+) -> Callable[[Any], str | None]:
+    """A shrinking predicate: a smaller case counts only if it fails the *same* way.
+
+    Without this, shrinking can slide from one bug's symptom to another's (a receive that ignores
+    the sender, shrunk far enough, looks like a receive that forgot to add one).
+    """
+
+    def run(case: Any) -> str | None:
+        got = run_case(case)
+        return got if got == category else None
+
+    return run
+
+
+# =============================================================================================
 # Clock graders: the learner's clock drives every node of a faulty network
 # =============================================================================================
+#
+# Rules checked (each by scripted cases that reach it, and by the seeded sweep):
+#
+# Lamport (cell lamport_local_tick, check_lamport_monotonic)
+#   L1  the clock starts at 0: a node's first tick()/send() returns exactly 1;
+#   L2  tick() and send() return exactly the node's previous time + 1;
+#   L3  every event on a node (receive too) gets a strictly larger time than the node's last;
+#   L4  every timestamp is an int (not a bool, not a float).
+# Lamport (cell lamport_receive_takes_max, check_lamport_receive_takes_max)
+#   L5  receive(ts) returns exactly max(previous time, ts) + 1 (previous is 0 on a fresh node),
+#       also for a duplicate copy and for a node whose clock is ahead of, equal to or behind ts.
+# Lamport (cell lamport_respects_happens_before, check_lamport_respects_causality)
+#   L6  a happens-before b (program order and message edges of the run) implies L(a) < L(b).
+# Vector (cell vector_clock_orders_causal_events, check_vector_clock_orders_causal)
+#   V1  every timestamp is a dict (type dict) with an int entry for exactly the nodes given;
+#   V2  the clock starts at all zeros; tick()/send() add exactly one to the node's own entry only;
+#   V3  receive(ts) returns the element-wise max of the node's previous vector and ts, with the
+#       node's own entry then increased by one;
+#   V4  the returned dict is a copy: a later event does not change it, and changing it does not
+#       change the clock; the clock changes neither the ``nodes`` list nor the ``ts`` dict it is
+#       given (checked beside the learner's code, :func:`_vector_copy_probe`);
+#   V5  compare(a, b) is "before"/"after" for every causally ordered pair of the run and "equal"
+#       for an event with itself, and for scripted vector pairs (one entry apart, equal sums, ...).
+# Vector (cell vector_clock_detects_concurrency, check_vector_clock_detects_concurrency)
+#   V6  compare(a, b) is "concurrent" for every pair the run leaves unordered, and for scripted
+#       incomparable pairs (equal sums, one entry each way, many nodes).
+# Node names vary (single letters, "node-7", "eu-west", non-ASCII, unsorted lists), 2 to 5 nodes.
 
 
 @dataclass(frozen=True)
@@ -331,11 +431,21 @@ class _ClockCase:
     faults: Faults
 
 
+_NODE_NAMES = (
+    ("A", "B", "C", "D", "E"),
+    ("node-1", "node-2", "node-3", "node-4", "node-5"),
+    ("eu-west", "us-east", "ap-south", "sa-east", "af-north"),
+    ("n3", "n1", "n2", "n5", "n4"),
+    ("Zoë", "Łukasz", "Ana", "Ελένη", "Bo"),
+)
+
+
 def _make_clock_case(
-    rng: random.Random, *, max_nodes: int = 4, max_actions: int = 14
+    rng: random.Random, *, max_nodes: int = 5, max_actions: int = 14
 ) -> _ClockCase:
     n = rng.randint(2, max_nodes)
-    nodes = tuple("ABCD"[:n])
+    names = rng.choice(_NODE_NAMES)
+    nodes = tuple(names[:n])
     actions = []
     for _ in range(rng.randint(3, max_actions)):
         node = rng.choice(nodes)
@@ -356,6 +466,50 @@ def _make_clock_case(
     return _ClockCase(rng.randrange(2**31), nodes, tuple(actions), faults)
 
 
+def _scripted_clock(
+    nodes: tuple[str, ...], steps: Sequence[str], duplicate: float = 0.0
+) -> _ClockCase:
+    """A clock case from steps "A tick", "A>B" (A sends to B), one time unit apart.
+
+    Messages take exactly half a time unit, so a message sent at t arrives before the next step.
+    """
+    actions = []
+    for i, s in enumerate(steps):
+        if ">" in s:
+            a, b = s.split(">")
+            actions.append((float(i), a, "send", b))
+        else:
+            actions.append((float(i), s.split()[0], "tick", None))
+    return _ClockCase(1, nodes, tuple(actions), Faults(delay=(0.5, 0.5), duplicate=duplicate))
+
+
+_AB = ("A", "B")
+_CLOCK_SCRIPTS: tuple[_ClockCase, ...] = (
+    # a fresh clock's first events: 1, 2, 3 (starts at 0, adds exactly one)
+    _scripted_clock(_AB, ["A tick", "A tick", "A tick"]),
+    _scripted_clock(_AB, ["A>B"]),
+    _scripted_clock(_AB, ["A>B", "A>B", "A tick", "A>B"]),
+    # receiver behind the sender: the receive jumps to ts + 1
+    _scripted_clock(_AB, ["A tick", "A tick", "A tick", "A>B", "B tick"]),
+    # receiver ahead of the sender: the receive is local + 1
+    _scripted_clock(_AB, ["B tick", "B tick", "B tick", "B tick", "A>B", "B tick"]),
+    # receiver equal to the sender
+    _scripted_clock(_AB, ["A tick", "B tick", "A>B"]),
+    _scripted_clock(_AB, ["B tick", "B tick", "A tick", "A>B"]),
+    # a duplicate copy is a second receive event
+    _scripted_clock(_AB, ["A tick", "A tick", "A>B", "B tick"], duplicate=1.0),
+    # a chain through three nodes, and back
+    _scripted_clock(("A", "B", "C"), ["A tick", "A>B", "B>C", "C tick", "C>A", "A tick"]),
+    # unusual names, unsorted node list
+    _scripted_clock(
+        ("node-2", "node-1", "Zoë"),
+        ["Zoë tick", "Zoë>node-1", "node-2 tick", "node-1>node-2", "node-2>Zoë"],
+    ),
+    # two concurrent sends that cross, then more local events
+    _scripted_clock(("A", "B", "C"), ["A>B", "B>A", "C tick", "C>B", "A tick", "B tick"]),
+)
+
+
 def _smaller_clock_cases(case: _ClockCase) -> Iterable[_ClockCase]:
     # Simplest first: no faults at all, then one fault fewer, then one action fewer.
     plain = replace(case, faults=Faults(delay=case.faults.delay))
@@ -364,7 +518,7 @@ def _smaller_clock_cases(case: _ClockCase) -> Iterable[_ClockCase]:
     for name in ("drop", "duplicate", "reorder"):
         if getattr(case.faults, name):
             yield replace(case, faults=replace(case.faults, **{name: 0.0}))
-    if case.faults.delay != (1.0, 1.0):
+    if case.faults.delay != (1.0, 1.0) and case.faults.delay != (0.5, 0.5):
         yield replace(case, faults=replace(case.faults, delay=(1.0, 1.0)))
     for i in range(len(case.actions)):
         if len(case.actions) > 1:
@@ -372,11 +526,15 @@ def _smaller_clock_cases(case: _ClockCase) -> Iterable[_ClockCase]:
 
 
 class _Stamped:
-    """The run of one clock case: the trace and the learner's timestamp of each stamped event."""
+    """The run of one clock case: the trace, the learner's timestamp of each stamped event, and
+    the learner's error (category, what) that stopped the run, if any."""
 
-    def __init__(self, trace: Trace, stamps: dict[int, Any]) -> None:
+    def __init__(
+        self, trace: Trace, stamps: dict[int, Any], error: tuple[str, str] | None = None
+    ) -> None:
         self.trace = trace
         self.stamps = stamps
+        self.error = error
 
 
 class _ClockNode(Process):
@@ -392,16 +550,16 @@ class _ClockNode(Process):
 
     def receive(self, ctx: Context, msg: Message) -> None:
         idx = len(self.trace) - 1  # the network recorded this RECV just before calling us
-        got = call(
+        got = _learner(
             self.clock.receive,
             _copy_plain(msg.payload["ts"]),
-            what=f"{type(self.clock).__name__}.receive({msg.payload['ts']!r}) on node {ctx.node}",
+            what=f"receive({msg.payload['ts']!r}) on node {ctx.node}",
         )
-        self.stamps[idx] = self.canon(got, f"receive() on node {ctx.node}")
+        self.stamps[idx] = self.canon(got, f"receive({msg.payload['ts']!r}) on node {ctx.node}")
 
 
 def _copy_plain(v: Any) -> Any:
-    return dict(v) if isinstance(v, dict) else v
+    return dict(v) if type(v) is dict else v
 
 
 def _run_clock_case(
@@ -413,7 +571,7 @@ def _run_clock_case(
     trace = net.trace
 
     def canon(v: Any, where: str) -> Any:
-        return _canon_stamp(v, kind, case, where, trace)
+        return _canon_stamp(v, kind, case.nodes, where)
 
     for n in case.nodes:
         net.add_node(n, lambda n=n: _ClockNode(make_clock(n, case.nodes), trace, stamps, canon))
@@ -422,12 +580,12 @@ def _run_clock_case(
         _, node, what, dst = action
         clock = net.process(node).clock
         if what == "tick":
-            got = call(clock.tick, what=f"{type(clock).__name__}.tick() on node {node}")
+            got = _learner(clock.tick, what=f"tick() on node {node}")
             v = canon(got, f"tick() on node {node}")
             ctx.log("tick", clock=v)
             stamps[len(trace) - 1] = v
         else:
-            got = call(clock.send, what=f"{type(clock).__name__}.send() on node {node}")
+            got = _learner(clock.send, what=f"send() on node {node}")
             v = canon(got, f"send() on node {node}")
             idx = len(trace)  # the SEND is the next event recorded
             ctx.send(dst, {"ts": v})
@@ -435,25 +593,26 @@ def _run_clock_case(
 
     for a in case.actions:
         net.at(a[0], a[1], lambda ctx, a=a: act(ctx, a))
-    return _Stamped(net.run(), stamps)
+    try:
+        net.run()
+    except _Abort as exc:
+        return _Stamped(trace, stamps, (exc.category, exc.what))
+    return _Stamped(trace, stamps)
 
 
-def _canon_stamp(v: Any, kind: str, case: _ClockCase, where: str, trace: Trace) -> Any:
-    """A plain copy of a learner timestamp, or a failure that says what type was expected."""
-    nodes = case.nodes
+def _canon_stamp(v: Any, kind: str, nodes: tuple[str, ...], where: str) -> Any:
+    """A plain copy of a learner timestamp, or :class:`_Abort` saying what type was expected."""
     if kind == "lamport":
         if type(v) is int:
             return v
         expected = "an int (the Lamport time of this event)"
     else:
-        if isinstance(v, dict) and set(v) == set(nodes) and all(type(c) is int for c in v.values()):
+        if type(v) is dict and set(v) == set(nodes) and all(type(c) is int for c in v.values()):
             return {k: v[k] for k in nodes}
-        expected = f"a dict with an int count for every node {list(nodes)}"
-    fail(
+        expected = f"a dict with an int count for every node of {list(nodes)} and no other key"
+    raise _Abort(
         "timestamp has the wrong type",
         f"{where} returned {v!r} ({type(v).__name__}); expected {expected}",
-        seed=case.seed,
-        schedule=trace.describe().splitlines()[-6:],
     )
 
 
@@ -475,7 +634,7 @@ def _describe_stamped(run: _Stamped) -> list[str]:
             continue
         s = e.describe()
         if i in run.stamps and e.event != "tick":  # a tick's description shows its clock already
-            s += f"   [your clock: {json.dumps(run.stamps[i])}]"
+            s += f"   [your clock: {json.dumps(run.stamps[i], ensure_ascii=False)}]"
         lines.append(s)
     return lines
 
@@ -487,34 +646,75 @@ def _bits(x: int) -> Iterable[int]:
         x ^= low
 
 
-_AMBIGUOUS = "receive did not move past the sender's clock"
+_AMBIGUOUS = "receive did not return max(local, ts) + 1"
+
+
+def _kind_of(e: Event) -> str:
+    return "receive" if e.event == RECV else ("send" if e.event == SEND else "tick")
+
+
+def _error_verdict(run: _Stamped) -> tuple[str, str, dict[int, str]] | None:
+    if run.error is None:
+        return None
+    last = len(run.trace) - 1
+    return run.error[0], run.error[1], ({last: run.error[0]} if last >= 0 else {})
 
 
 def _lamport_violation(run: _Stamped, aspect: str) -> tuple[str, str, dict[int, str]] | None:
-    """The first broken Lamport property of ``aspect`` in ``run``: (category, what, highlight)."""
+    """The first broken Lamport rule of ``aspect`` in ``run``: (category, what, highlight)."""
+    err = _error_verdict(run)
+    if err:
+        return err
     tr, st = run.trace, run.stamps
-    if aspect == "monotonic":
+    if aspect == "monotonic":  # L1-L3
         last: dict[str, int] = {}
         for i, e in enumerate(tr):
             if i not in st:
                 continue
             j = last.get(e.node)
-            if j is not None and not st[i] > st[j]:
-                kind = "receive" if e.event == RECV else ("send" if e.event == SEND else "tick")
-                if st[i] < st[j]:
+            prev = 0 if j is None else st[j]
+            kind = _kind_of(e)
+            got = st[i]
+            before = (
+                "the clock starts at 0"
+                if j is None
+                else f"the node's previous event #{j + 1} had {prev}"
+            )
+            hl = (
+                {i: f"{kind} -> {got}"}
+                if j is None
+                else {j: f"previous: {prev}", i: f"then: {got}"}
+            )
+            if kind != "receive" and got != prev + 1:
+                if j is None:
+                    cat = "clock did not start at 0"
+                elif got < prev:
                     cat = f"clock went backwards on {kind}"
-                else:
+                elif got == prev:
                     cat = f"clock did not advance on {kind}"
+                else:
+                    cat = f"{kind}() did not add exactly one"
                 return (
                     cat,
-                    f"on node {e.node} event #{i + 1} ({kind}) got clock {st[i]} but the node's "
-                    f"previous event #{j + 1} had {st[j]}; every event on a node must get a "
-                    "strictly larger Lamport time",
-                    {j: f"previous: {st[j]}", i: f"then: {st[i]}"},
+                    f"on node {e.node} event #{i + 1} ({kind}) got clock {got}, but {before}; "
+                    f"{kind}() must return the node's previous time + 1 = {prev + 1}",
+                    hl,
+                )
+            if kind == "receive" and not got > prev:
+                cat = (
+                    "clock went backwards on receive"
+                    if got < prev
+                    else ("clock did not advance on receive")
+                )
+                return (
+                    cat,
+                    f"on node {e.node} event #{i + 1} (receive) got clock {got}, but {before}; "
+                    "every event on a node must get a strictly larger Lamport time",
+                    hl,
                 )
             last[e.node] = i
         return None
-    if aspect == "receive":
+    if aspect == "receive":  # L5
         send_of = {e.detail["msg"]: k for k, e in enumerate(tr) if e.event == SEND}
         prev: dict[str, int] = {}  # the node's clock before this event (0 before its first)
         fallback = None
@@ -524,22 +724,27 @@ def _lamport_violation(run: _Stamped, aspect: str) -> tuple[str, str, dict[int, 
             p = prev.get(e.node, 0)
             prev[e.node] = st[r]
             s = send_of.get(e.detail["msg"]) if e.event == RECV else None
-            if s is None or s not in st or st[r] > st[s]:
+            if s is None or s not in st:
                 continue
             ts, got = st[s], st[r]
+            want = max(p, ts) + 1
+            if got == want:
+                continue
             what = (
                 f"event #{r + 1}: {e.node}'s clock was {p}, it received a message stamped {ts} "
-                f"and its clock became {got}; it must become max({p}, {ts}) + 1 = {max(p, ts) + 1}"
+                f"and receive() returned {got}; it must return max({p}, {ts}) + 1 = {want}"
             )
             hl = {s: f"sent with {ts}", r: f"receive -> {got}"}
-            # Name the mistake only when the numbers tell the two classic ones apart.
+            # Name the mistake only when the numbers tell the classic ones apart.
             if got == p + 1 and got != max(p, ts):
                 return "receive ignored the sender's clock", what, hl
             if got == max(p, ts) and got != p + 1:
                 return "receive did not add one", what, hl
+            if got == ts + 1 and p > ts:
+                return "receive ignored its own clock", what, hl
             fallback = fallback or (_AMBIGUOUS, what, hl)
         return fallback
-    hb = tr.happens_before()
+    hb = tr.happens_before()  # L6
     for j in sorted(st):
         for i in _bits(hb[j]):
             if i in st and not st[i] < st[j]:
@@ -553,22 +758,6 @@ def _lamport_violation(run: _Stamped, aspect: str) -> tuple[str, str, dict[int, 
     return None
 
 
-def _same_category(
-    run_case: Callable[[Any], str | None], category: str
-) -> Callable[[Any], str | None]:
-    """A shrinking predicate: a smaller case counts only if it fails the *same* way.
-
-    Without this, shrinking can slide from one bug's symptom to another's (a receive that ignores
-    the sender, shrunk far enough, looks like a receive that forgot to add one).
-    """
-
-    def run(case: Any) -> str | None:
-        got = run_case(case)
-        return got if got == category else None
-
-    return run
-
-
 def _clock_check(
     cls: Any,
     *,
@@ -577,84 +766,104 @@ def _clock_check(
     what: str,
     seed: int,
     cases: int,
+    case: int | None,
+    check: str,
+    args: str,
     make_case: Callable[[random.Random], _ClockCase] = _make_clock_case,
 ) -> None:
     started = time.perf_counter()
+    name = args.split(",")[0]
     if kind == "lamport":
 
         def make_clock(node: str, nodes: tuple[str, ...]) -> Any:
-            return call(cls, what=f"{getattr(cls, '__name__', cls)}()")
+            return _learner(cls, what=f"{name}()")
     else:
 
         def make_clock(node: str, nodes: tuple[str, ...]) -> Any:
-            return call(
-                cls,
-                node,
-                list(nodes),
-                what=f"{getattr(cls, '__name__', cls)}({node!r}, {list(nodes)})",
-            )
+            return _learner(cls, node, list(nodes), what=f"{name}({node!r}, {list(nodes)})")
 
-    def run_case(case: _ClockCase) -> str | None:
-        v = judge(_run_clock_case(case, make_clock, kind))
+    def run_case(c: _ClockCase) -> str | None:
+        v = judge(_run_clock_case(c, make_clock, kind))
         return None if v is None else v[0]
 
-    found = sweep(cases, seed, make_case, run_case)
+    found = _hunt(
+        seed=seed,
+        cases=cases,
+        case=case,
+        scripted=_CLOCK_SCRIPTS,
+        make_case=make_case,
+        run_case=run_case,
+    )
     if found is None:
-        passed(what, cases, started)
+        passed(what, (1 if case is not None else len(_CLOCK_SCRIPTS) + cases), started)
         return
-    case, category, case_seed = found
-    if category == _AMBIGUOUS:
+    c, category, k = found
+    if category == _AMBIGUOUS and case is None:
         # The numbers of this run fit two mistakes; look a little further for a run that names one.
-        first = case_seed - seed * 1_000_003
-        for k in range(first + 1, min(cases, first + 300)):
-            cand = make_case(random.Random(seed * 1_000_003 + k))
+        for k2 in range(k + 1, min(len(_CLOCK_SCRIPTS) + cases, k + 300)):
+            cand = (
+                _CLOCK_SCRIPTS[k2]
+                if k2 < len(_CLOCK_SCRIPTS)
+                else make_case(random.Random(seed * 1_000_003 + k2))
+            )
             got = run_case(cand)
             if got and got != _AMBIGUOUS:
-                case, category, case_seed = cand, got, seed * 1_000_003 + k
+                c, category, k = cand, got, k2
                 break
-    case, _msg = shrink(case, _same_category(run_case, category), _smaller_clock_cases, budget=400)
-    run = _run_clock_case(case, make_clock, kind)
+    c, _msg = shrink(c, _same_category(run_case, category), _smaller_clock_cases, budget=400)
+    run = _run_clock_case(c, make_clock, kind)
     category, detail, highlight = judge(run)
     trace, highlight = _stamped_trace(run, highlight)
     fail(
         category,
         detail,
-        seed=case_seed,
+        seed=seed,
         schedule=_describe_stamped(run),
         trace=trace,
         highlight=highlight,
-        replay=f"faults: {case.faults.summary()}; network seed {case.seed}",
+        replay=_replay(check, args, seed, k),
     )
 
 
-def check_lamport_monotonic(LamportClock: Any, *, seed: int = 0, cases: int = 1500) -> None:
-    """Every event on a node (tick, send, receive) gets a strictly larger Lamport time."""
+def check_lamport_monotonic(
+    LamportClock: Any, *, seed: int = 0, cases: int = 1500, case: int | None = None
+) -> None:
+    """The clock starts at 0; tick()/send() add exactly one; every event on a node (receive too)
+    gets a strictly larger Lamport time (rules L1-L4)."""
     _clock_check(
         LamportClock,
         kind="lamport",
         judge=lambda r: _lamport_violation(r, "monotonic"),
-        what="Lamport clock advances on every event of a node",
+        what="Lamport clock starts at 0 and advances on every event of a node",
         seed=seed,
         cases=cases,
+        case=case,
+        check="check_lamport_monotonic",
+        args="LamportClock",
     )
 
 
-def check_lamport_receive_takes_max(LamportClock: Any, *, seed: int = 0, cases: int = 1500) -> None:
-    """Every receive gets a Lamport time larger than the timestamp the message carries."""
+def check_lamport_receive_takes_max(
+    LamportClock: Any, *, seed: int = 0, cases: int = 1500, case: int | None = None
+) -> None:
+    """Every receive(ts) returns exactly max(the node's previous time, ts) + 1 (rule L5)."""
     _clock_check(
         LamportClock,
         kind="lamport",
         judge=lambda r: _lamport_violation(r, "receive"),
-        what="Lamport receive jumps past the sender's timestamp",
+        what="Lamport receive returns max(local, ts) + 1",
         seed=seed,
         cases=cases,
+        case=case,
+        check="check_lamport_receive_takes_max",
+        args="LamportClock",
     )
 
 
 def check_lamport_respects_causality(
-    LamportClock: Any, *, seed: int = 0, cases: int = 1200
+    LamportClock: Any, *, seed: int = 0, cases: int = 1200, case: int | None = None
 ) -> None:
-    """For every pair of events: a happens-before b (from the trace) implies L(a) < L(b)."""
+    """For every pair of events: a happens-before b (from the trace) implies L(a) < L(b) (L6)."""
     _clock_check(
         LamportClock,
         kind="lamport",
@@ -662,6 +871,9 @@ def check_lamport_respects_causality(
         what="Lamport clock respects happens-before on every pair of events",
         seed=seed,
         cases=cases,
+        case=case,
+        check="check_lamport_respects_causality",
+        args="LamportClock",
     )
 
 
@@ -675,16 +887,81 @@ def check_lamport_clock(LamportClock: Any, *, seed: int = 0, cases: int = 1000) 
 _RELATIONS = ("before", "after", "concurrent", "equal")
 
 
+def _vector_exact(run: _Stamped) -> tuple[str, str, dict[int, str]] | None:
+    """Rules V2, V3: each event's vector, from the node's previous vector (zeros at the start)."""
+    tr, st = run.trace, run.stamps
+    nodes = list(tr.nodes)
+    send_of = {e.detail["msg"]: k for k, e in enumerate(tr) if e.event == SEND}
+    prev: dict[str, tuple[int | None, dict[str, int]]] = {}
+    for i, e in enumerate(tr):
+        if i not in st:
+            continue
+        j, p = prev.get(e.node, (None, dict.fromkeys(nodes, 0)))
+        kind = _kind_of(e)
+        got = st[i]
+        if kind == "receive":
+            s = send_of.get(e.detail["msg"])
+            ts = st.get(s) if s is not None else None
+            if ts is None:  # the send was not stamped (cannot happen after a clean run)
+                prev[e.node] = (i, got)
+                continue
+            want = {n: max(p[n], ts[n]) for n in nodes}
+            want[e.node] += 1
+            rule = (
+                f"receive({ts}) on node {e.node}, whose vector was {p}, must return the "
+                f"element-wise max of the two with {e.node}'s own entry then + 1"
+            )
+            hl = {s: f"sent with {ts}", i: f"receive -> {got}"}
+        else:
+            want = dict(p)
+            want[e.node] += 1
+            rule = (
+                f"{kind}() on node {e.node}, whose vector was {p}"
+                + (" (a fresh clock is all zeros)" if j is None else "")
+                + f", must add one to {e.node}'s own entry and leave the others"
+            )
+            hl = {i: f"{kind} -> {got}"} if j is None else {j: f"before: {p}", i: f"then: {got}"}
+        if got == want:
+            prev[e.node] = (i, got)
+            continue
+        if kind == "receive":
+            others = [n for n in nodes if n != e.node]
+            if all(got[n] == p[n] for n in others) and any(ts[n] > p[n] for n in others):
+                cat = "receive did not merge the sender's vector"
+            elif got[e.node] != want[e.node] and all(got[n] == want[n] for n in others):
+                cat = "receive did not add one to the node's own entry"
+            else:
+                cat = "receive returned the wrong vector"
+        elif j is None and any(got[n] != 0 for n in nodes if n != e.node):
+            cat = "vector clock did not start at all zeros"
+        else:
+            cat = f"{kind}() did not add exactly one to the node's own entry"
+        return (
+            cat,
+            f"event #{i + 1}: {rule}: expected {want}, got {got}",
+            hl,
+        )
+    return None
+
+
 def _vector_judge(
     compare: Callable[[Any, Any], Any], want: str
 ) -> Callable[[_Stamped], tuple[str, str, dict[int, str]] | None]:
     """Compare the learner's verdict with the trace's causality on every pair of stamped events.
 
-    ``want="causal"`` checks pairs the trace orders (and each event against itself, "equal");
-    ``want="concurrent"`` checks pairs the trace leaves concurrent.
+    ``want="causal"`` checks the vectors themselves (V2, V3), then pairs the trace orders (and
+    each event against itself, "equal"); ``want="concurrent"`` checks pairs the trace leaves
+    concurrent.
     """
 
     def judge(run: _Stamped) -> tuple[str, str, dict[int, str]] | None:
+        err = _error_verdict(run)
+        if err:
+            return err
+        if want == "causal":
+            exact = _vector_exact(run)
+            if exact:
+                return exact
         tr, st = run.trace, run.stamps
         hb = tr.happens_before()
         idx = sorted(st)
@@ -712,19 +989,15 @@ def _vector_judge(
             bad = ask_all()
         except Exception:
             x, y = current[0]
-            bad = call(compare, dict(st[x]), dict(st[y]), what=f"compare({st[x]}, {st[y]})")
-            bad = None if bad is None else (x, y, "?", bad)  # only reached if it raised once
+            try:
+                _learner(compare, dict(st[x]), dict(st[y]), what=f"compare({st[x]}, {st[y]})")
+            except _Abort as exc:
+                return exc.category, exc.what, {x: f"a = {st[x]}", y: f"b = {st[y]}"}
+            bad = None
         if bad is None:
             return None
         x, y, truth, got = bad
-        if not (type(got) is str and got in _RELATIONS):
-            cat = "compare returned something else"
-        elif truth == "concurrent":
-            cat = "called concurrent events ordered"
-        elif got == "concurrent":
-            cat = "called causally ordered events concurrent"
-        else:
-            cat = "ordered events the wrong way"
+        cat = _compare_category(truth, got)
         ex, ey = tr[x].describe(), tr[y].describe()
         return (
             cat,
@@ -736,24 +1009,205 @@ def _vector_judge(
     return judge
 
 
-def check_vector_clock_orders_causal(
-    VectorClock: Any, compare: Callable[[Any, Any], Any], *, seed: int = 0, cases: int = 700
+def _compare_category(truth: str, got: Any) -> str:
+    if not (type(got) is str and got in _RELATIONS):
+        return "compare returned something else"
+    if truth == "concurrent":
+        return "called concurrent events ordered"
+    if got == "concurrent":
+        return "called causally ordered events concurrent"
+    if truth == "equal" or got == "equal":
+        return (
+            "equal vectors not called equal"
+            if truth == "equal"
+            else "called different vectors equal"
+        )
+    return "ordered events the wrong way"
+
+
+def _vec(names: str, *counts: int) -> dict[str, int]:
+    return dict(zip(names.split(), counts, strict=True))
+
+
+# Scripted compare() pairs: (a, b, relation). Orders (V5): one entry apart, several apart, equal,
+# with zeros, with many nodes, non-ASCII names.
+_COMPARE_ORDERED: tuple[tuple[dict[str, int], dict[str, int], str], ...] = (
+    (_vec("A B", 0, 0), _vec("A B", 0, 0), "equal"),
+    (_vec("A B", 3, 5), _vec("A B", 3, 5), "equal"),
+    (_vec("A B", 1, 0), _vec("A B", 1, 1), "before"),
+    (_vec("A B", 1, 1), _vec("A B", 1, 0), "after"),
+    (_vec("A B", 0, 1), _vec("A B", 2, 1), "before"),
+    (_vec("A B C", 2, 0, 1), _vec("A B C", 2, 3, 1), "before"),
+    (_vec("A B C", 2, 3, 1), _vec("A B C", 2, 0, 1), "after"),
+    (_vec("A B C", 0, 0, 0), _vec("A B C", 0, 0, 9), "before"),
+    (_vec("x y z w v", 1, 2, 3, 4, 5), _vec("x y z w v", 1, 2, 3, 4, 6), "before"),
+    (_vec("x y z w v", 9, 2, 3, 4, 5), _vec("x y z w v", 1, 2, 3, 4, 5), "after"),
+    (_vec("Zoë node-1", 4, 0), _vec("Zoë node-1", 4, 7), "before"),
+)
+# Incomparable pairs (V6): equal sums, one entry each way, many nodes, big counts.
+_COMPARE_CONCURRENT: tuple[tuple[dict[str, int], dict[str, int], str], ...] = (
+    (_vec("A B", 1, 0), _vec("A B", 0, 1), "concurrent"),
+    (_vec("A B", 0, 1), _vec("A B", 1, 0), "concurrent"),
+    (_vec("A B", 5, 0), _vec("A B", 0, 1), "concurrent"),
+    (_vec("A B", 2, 1), _vec("A B", 1, 9), "concurrent"),
+    (_vec("A B C", 1, 1, 0), _vec("A B C", 1, 0, 1), "concurrent"),
+    (_vec("A B C", 3, 0, 0), _vec("A B C", 2, 5, 5), "concurrent"),
+    (_vec("x y z w v", 1, 2, 3, 4, 5), _vec("x y z w v", 1, 2, 3, 5, 4), "concurrent"),
+    (_vec("x y z w v", 0, 0, 0, 0, 1), _vec("x y z w v", 100, 100, 100, 100, 0), "concurrent"),
+    (_vec("Zoë node-1", 4, 0), _vec("Zoë node-1", 3, 7), "concurrent"),
+)
+
+
+def _compare_scripted(
+    compare: Callable[[Any, Any], Any], table: Sequence[tuple[dict, dict, str]]
 ) -> None:
-    """compare() says "before"/"after" for every causally ordered pair, "equal" for an event itself."""
+    for a, b, truth in table:
+        got = call(compare, dict(a), dict(b), what=f"compare({a}, {b})")
+        if not (type(got) is str and got == truth):
+            fail(
+                _compare_category(truth, got),
+                f"compare({a}, {b}) returned {got!r}; expected {truth!r}"
+                + (
+                    " (every entry of a <= b's, at least one smaller: before)"
+                    if truth == "before"
+                    else " (a after b: every entry of b <= a's, one smaller)"
+                    if truth == "after"
+                    else " (the same vector)"
+                    if truth == "equal"
+                    else " (neither is <= the other entry by entry)"
+                ),
+                expected=truth,
+                got=got,
+                replay=f"compare({a}, {b})",
+            )
+
+
+def _vector_copy_probe(VectorClock: Any) -> list[str]:
+    """Rule V4, run beside the learner's code (it needs the learner's own objects).
+
+    Returns what went wrong, as plain strings: "not implemented: ..." for a stub, otherwise one
+    sentence per broken rule (empty when all is well). Exceptions from the learner's code are
+    returned as text too, so that the checker can report them in its own words.
+    """
+    problems: list[str] = []
+    nodes = ["n1", "n2", "n3"]
+    given = list(nodes)
+    step = "VectorClock('n1', ['n1', 'n2', 'n3'])"
+    try:
+        a = VectorClock("n1", given)
+        if given != nodes:
+            problems.append(f"{step} changed the nodes list it was given into {given!r}")
+        step = "tick()"
+        t1 = a.tick()
+        if type(t1) is not dict:
+            return problems
+        snap1 = dict(t1)
+        step = "send()"
+        t2 = a.send()
+        if t1 != snap1:
+            problems.append(
+                f"the dict tick() returned changed from {snap1} to {t1} when send() ran next: "
+                "tick() returned the clock's internal dict, not a copy"
+            )
+            return problems
+        if type(t2) is not dict:
+            return problems
+        snap2 = dict(t2)
+        t2["n2"] = 1000  # the caller writes on what it was given
+        step = "tick() (after the caller changed the dict send() returned)"
+        t3 = a.tick()
+        if type(t3) is dict and t3.get("n2") == 1000:
+            problems.append(
+                f"after the caller changed the dict send() returned ({snap2}) to {t2}, the "
+                f"next tick() returned {t3}: send() returned the clock's internal dict, not a copy"
+            )
+            return problems
+        ts = {"n1": 0, "n2": 4, "n3": 1}
+        sent = dict(ts)
+        b = VectorClock("n2", list(nodes))
+        step = f"receive({sent}) on a fresh clock of n2"
+        r = b.receive(ts)
+        if ts != sent:
+            problems.append(
+                f"receive({sent}) changed the dict it was given into {ts}: the message's "
+                "timestamp belongs to the sender; copy it before changing anything"
+            )
+            return problems
+        step = "tick() after receive()"
+        snap_r = dict(r) if type(r) is dict else None
+        b.tick()
+        if ts != sent:
+            problems.append(
+                f"after receive({sent}), the next tick() changed the dict receive() was given "
+                f"into {ts}: the clock kept the sender's dict as its own"
+            )
+        elif snap_r is not None and r != snap_r:
+            problems.append(
+                f"the dict receive() returned changed from {snap_r} to {r} when tick() ran "
+                "next: receive() returned the clock's internal dict, not a copy"
+            )
+    except NotImplementedError:
+        return [f"not implemented: {step} raised NotImplementedError"]
+    except Exception as exc:  # reported by the checker; the sweep names the same error
+        problems.append(f"{step} raised {type(exc).__name__}: {exc}")
+    return problems
+
+
+def check_vector_clock_orders_causal(
+    VectorClock: Any,
+    compare: Callable[[Any, Any], Any],
+    *,
+    seed: int = 0,
+    cases: int = 700,
+    case: int | None = None,
+) -> None:
+    """Every vector is exact (own entry counts the node's events; receive merges by element-wise
+    max, then adds one); the returned dicts are copies; compare() says "before"/"after" for every
+    causally ordered pair and "equal" for an event itself (rules V1-V5)."""
+    started = time.perf_counter()
+    if case is None:
+        _compare_scripted(compare, _COMPARE_ORDERED)
     _clock_check(
         VectorClock,
         kind="vector",
         judge=_vector_judge(compare, "causal"),
-        what="vector clock orders every causally related pair",
+        what="vector clock stamps every event exactly and orders every causally related pair",
         seed=seed,
         cases=cases,
+        case=case,
+        check="check_vector_clock_orders_causal",
+        args="VectorClock, compare",
     )
+    if case is None:
+        problems = beside(_vector_copy_probe, VectorClock)
+        if not (type(problems) is list and all(type(p) is str for p in problems)):
+            fail("vector clock probe failed", f"the copy probe returned {problems!r}")
+        for p in problems:
+            if p.startswith("not implemented: "):
+                fail("not implemented yet", p[len("not implemented: ") :])
+            fail(
+                "vector clock shares a dict with its caller",
+                p,
+                hint="return dict(self.counts) from every method, and never store or change "
+                "the dict passed to receive()",
+            )
+        took = time.perf_counter() - started
+        print(
+            f"  and returned vectors are copies; the caller's dicts are left alone ({took:.2f} s)"
+        )
 
 
 def check_vector_clock_detects_concurrency(
-    VectorClock: Any, compare: Callable[[Any, Any], Any], *, seed: int = 0, cases: int = 700
+    VectorClock: Any,
+    compare: Callable[[Any, Any], Any],
+    *,
+    seed: int = 0,
+    cases: int = 700,
+    case: int | None = None,
 ) -> None:
-    """compare() says "concurrent" for every pair of events that the trace leaves unordered."""
+    """compare() says "concurrent" for every pair of events the trace leaves unordered (V6)."""
+    if case is None:
+        _compare_scripted(compare, _COMPARE_CONCURRENT)
     _clock_check(
         VectorClock,
         kind="vector",
@@ -761,6 +1215,9 @@ def check_vector_clock_detects_concurrency(
         what="vector clock calls every concurrent pair concurrent",
         seed=seed,
         cases=cases,
+        case=case,
+        check="check_vector_clock_detects_concurrency",
+        args="VectorClock, compare",
     )
 
 
@@ -773,8 +1230,32 @@ def check_vector_clock(
 
 
 # =============================================================================================
-# Reorder buffer grader: a spec-level oracle over seeded faulty streams
+# Reorder buffer grader: a spec-level oracle over scripted and seeded faulty streams
 # =============================================================================================
+#
+# Rules checked after every call (offer or tick), by scripted streams that reach each one and by
+# seeded streams over the faulty network (reordered, duplicated, lossy, with late arrivals):
+#
+# Cell reorder_buffer_delivers_in_order (check_reorder_buffer_in_order; no loss)
+#   B1  offer()/tick() return a list (type list) of messages that were offered (the same values);
+#   B2  message s is delivered only once every s' < s was delivered or dead-lettered, in
+#       increasing order;
+#   B3  as soon as that holds for an arrived message it is delivered in the same call;
+#   B4  nothing is lost: by the final tick every arrived message is delivered.
+# Cell reorder_buffer_drops_duplicates (check_reorder_buffer_drops_duplicates)
+#   B5  a copy of a delivered, waiting or dead-lettered number is dropped (also a late arrival
+#       after its gap was given up on, and its duplicates), with finite gap timeouts pending;
+#       (timing rules are not this cell's business: a late give-up is not counted here)
+# Cell reorder_buffer_gap_timeout_to_dlq (check_reorder_buffer_gap_timeout; lossy, duplicated)
+#   B6  in any call where a waiting message has waited now - first_arrival >= gap_timeout, every
+#       missing number before it goes to ``dlq`` and it is delivered with what follows it; the
+#       boundary is inclusive, a duplicate does not restart the wait;
+#   B7  offer() adds its message first: an arrival exactly at the timeout fills its gap;
+#   B8  a number goes to the DLQ only when a message after it has waited gap_timeout, and only
+#       if it never arrived; never twice;
+#   B9  ``dlq`` is a list of ints, only appended to, strictly increasing;
+#   B10 the times are int milliseconds: timeouts from 20 ms to 30 s, clocks that start at 0 or at
+#       an epoch in milliseconds (1.7e12), so seconds and milliseconds cannot be confused.
 
 
 @dataclass(frozen=True)
@@ -783,6 +1264,7 @@ class _BufferCase:
 
     A step is ``("offer", now, seq, msg id)`` or ``("tick", now, None, None)``; times are int
     milliseconds, non-decreasing. A final ``tick(last + gap_timeout)`` is always added by the runner.
+    Message ``seq`` carries the payload ``tag + str(seq)``.
     """
 
     seed: int
@@ -790,44 +1272,55 @@ class _BufferCase:
     sends: tuple[tuple[int, int, str], ...]
     steps: tuple[tuple[str, int, int | None, str | None], ...]
     faults: str
+    tag: str = "event-"
 
 
-def _payload(seq: int) -> str:
-    return f"event-{seq}"
+_ENDLESS = 10**9  # a gap_timeout no stream reaches: only order and completeness are tested
+
+
+def _payload(seq: int, tag: str = "event-") -> str:
+    return f"{tag}{seq}"
 
 
 def _make_buffer_case(rng: random.Random, mode: str) -> _BufferCase:
     """A seeded stream over :class:`Network`: ``mode`` picks which faults the stream has."""
     n = rng.randint(3, 12)
+    scale = rng.choice([1, 1, 1, 100, 1000])  # 10 ms, 1 s or 10 s between sends
+    offset = rng.choice([0, 0, 3_600_000, 1_700_000_000_000])
+    tag = rng.choice(["event-", "event-", "order:", "", "msg #"])
     if mode == "in_order":
         faults = Faults(
             delay=(5.0, rng.choice([5.0, 30.0, 60.0])),
             reorder=rng.choice([0.0, 0.3]),
             reorder_extra=50.0,
         )
-        timeout = 10**9  # patience without end: only order and completeness are tested
+        # Patience no message of this stream reaches (waits are at most 110 units).
+        timeout = rng.choice([_ENDLESS, _ENDLESS, 250 * scale])
     elif mode == "duplicates":
+        endless = rng.random() < 0.5
         faults = Faults(
             delay=(5.0, rng.choice([5.0, 30.0])),
             reorder=rng.choice([0.0, 0.3]),
-            reorder_extra=50.0,
+            reorder_extra=rng.choice([50.0, 120.0]),
             duplicate=rng.choice([0.3, 0.6]),
+            drop=0.0 if endless else rng.choice([0.0, 0.15]),
         )
-        timeout = 10**9
+        timeout = _ENDLESS if endless else rng.choice([20, 50, 80]) * scale
     else:
         faults = Faults(
             delay=(5.0, rng.choice([5.0, 30.0])),
             reorder=rng.choice([0.0, 0.3]),
             reorder_extra=rng.choice([40.0, 120.0]),
             drop=rng.choice([0.15, 0.3]),
+            duplicate=rng.choice([0.0, 0.0, 0.3]),
         )
-        timeout = rng.choice([20, 50, 80])
+        timeout = rng.choice([20, 50, 80]) * scale
     received: list[tuple[int, int, str]] = []
     sends: list[tuple[int, int, str]] = []
 
     class Consumer(Process):
         def receive(self, ctx: Context, msg: Message) -> None:
-            received.append((round(ctx.now), msg.payload["seq"], msg.id))
+            received.append((offset + round(ctx.now * scale), msg.payload["seq"], msg.id))
 
     net = Network(
         seed=rng.randrange(2**31),
@@ -840,20 +1333,118 @@ def _make_buffer_case(rng: random.Random, mode: str) -> _BufferCase:
     trace = net.run()
     for e in trace:
         if e.event == SEND:
-            sends.append((e.detail["payload"]["seq"], round(e.time), e.detail["msg"]))
+            sends.append(
+                (e.detail["payload"]["seq"], offset + round(e.time * scale), e.detail["msg"])
+            )
     steps: list[tuple[str, int, int | None, str | None]] = [
         ("offer", t, s, m) for t, s, m in received
     ]
     # Ticks: some at random times, some exactly when a waiting message reaches the timeout.
-    horizon = max((t for t, _, _ in received), default=0)
+    horizon = max((t for t, _, _ in received), default=offset)
     for _ in range(rng.randint(0, 6)):
-        steps.append(("tick", rng.randint(0, horizon + 10), None, None))
-    if timeout < 10**9:
+        steps.append(("tick", rng.randint(offset, horizon + 10 * scale), None, None))
+    if timeout < _ENDLESS:
         for t, _, _ in received:
             if rng.random() < 0.4:
                 steps.append(("tick", t + timeout + rng.choice([-1, 0, 0, 1]), None, None))
     steps.sort(key=lambda s: (s[1], s[0] == "tick"))
-    return _BufferCase(net.seed, timeout, tuple(sends), tuple(steps), faults.summary())
+    return _BufferCase(net.seed, timeout, tuple(sends), tuple(steps), faults.summary(), tag)
+
+
+def _script(
+    gap_timeout: int, events: Sequence[tuple[int, int | None]], *, tag: str = "event-"
+) -> _BufferCase:
+    """A scripted stream: ``events`` are ``(now, seq)`` for an offer, ``(now, None)`` for a tick,
+    in call order. Numbers up to the largest offered are sent; those never offered are lost."""
+    offered = [s for _, s in events if s is not None]
+    top = max(offered, default=-1)
+    start = min(t for t, _ in events)
+    first = {}
+    for t, s in events:
+        if s is not None:
+            first.setdefault(s, t)
+    sends = tuple((s, min(first.get(s, start), start + s), f"m{s + 1}") for s in range(top + 1))
+    steps = tuple(
+        ("tick", t, None, None) if s is None else ("offer", t, s, f"m{s + 1}") for t, s in events
+    )
+    return _BufferCase(0, gap_timeout, sends, steps, "scripted", tag)
+
+
+_EPOCH = 1_700_000_000_000  # a wall clock in milliseconds
+
+_BUFFER_SCRIPTS: dict[str, tuple[_BufferCase, ...]] = {
+    "in_order": (
+        _script(_ENDLESS, [(0, 0), (1, 1), (2, 2)]),  # in order: each delivered at once
+        _script(_ENDLESS, [(0, 1), (5, 0)]),  # 1 waits for 0, both delivered by offer(0)
+        _script(_ENDLESS, [(0, 2), (1, 1), (2, 0), (3, 3)]),
+        _script(_ENDLESS, [(0, 3), (1, 5), (2, 1), (3, 0), (4, None), (5, 2), (6, 4)]),
+        _script(_ENDLESS, [(0, 5), (0, 4), (0, 3), (0, 2), (0, 1), (0, 0)], tag=""),
+        _script(
+            5_000, [(_EPOCH, 1), (_EPOCH + 10, None), (_EPOCH + 4_000, 0), (_EPOCH + 4_001, 2)]
+        ),
+        _script(_ENDLESS, [(7, None), (9, 0), (12, 2), (20, None), (21, 1)], tag="order:"),
+    ),
+    "duplicates": (
+        _script(_ENDLESS, [(0, 0), (1, 0), (2, 1), (3, 0), (4, 1)]),  # copies of delivered ones
+        _script(_ENDLESS, [(0, 1), (1, 1), (2, 1), (3, 0), (4, 1)]),  # copies of a waiting one
+        _script(_ENDLESS, [(0, 2), (1, 1), (2, 2), (3, 1), (4, 0), (5, 2)], tag=""),
+        # copies of a waiting message while its gap's timeout runs, then the gap fills in time
+        _script(100, [(0, 2), (10, 2), (20, 2), (30, 0), (40, 1), (50, 2)]),
+        # a late arrival after its gap was dead-lettered, and its copies
+        _script(50, [(0, 1), (50, None), (60, 0), (61, 0), (70, 1), (80, 2), (81, 0)]),
+        # the same with the give-up decided by an offer, and a copy of the waiting message first
+        _script(50, [(0, 2), (30, 2), (50, 3), (55, 1), (56, 0), (57, 1), (58, 3), (59, 4)]),
+        _script(
+            30_000,
+            [
+                (_EPOCH, 1),
+                (_EPOCH + 5, 1),
+                (_EPOCH + 30_000, None),
+                (_EPOCH + 30_001, 0),
+                (_EPOCH + 30_002, 0),
+                (_EPOCH + 30_003, 1),
+            ],
+            tag="order:",
+        ),
+    ),
+    "gaps": (
+        # the boundary is inclusive: 49 ms is not enough, 50 ms is
+        _script(50, [(0, 1), (49, None), (50, None)]),
+        # a gap filled exactly at the timeout: offer adds its message first, nothing dead-lettered
+        _script(50, [(0, 1), (50, 0)]),
+        _script(50, [(0, 1), (0, 3), (50, 2), (50, 0)]),
+        # an offer exactly at the timeout of another message: give up on 0, deliver 1 and 2
+        _script(50, [(0, 2), (50, 1)]),
+        # several gaps, released one timeout at a time; 4 is not given up on before 5 waited
+        _script(50, [(0, 1), (0, 3), (10, 5), (50, None), (59, None), (60, None)]),
+        # all missing numbers before a message, in increasing order, in one call
+        _script(40, [(0, 4), (40, None), (41, 5)]),
+        # a duplicate does not restart the wait
+        _script(50, [(0, 1), (30, 1), (50, None)]),
+        _script(50, [(0, 2), (45, 2), (49, 1), (50, None), (95, None)]),
+        # a late arrival after its gap was given up on is dropped, so are its copies
+        _script(50, [(0, 1), (50, None), (51, 0), (52, 0), (53, 2)]),
+        # seconds-long timeouts on a wall clock in milliseconds
+        _script(30_000, [(_EPOCH, 1), (_EPOCH + 29_999, None), (_EPOCH + 30_000, None)]),
+        _script(
+            2_000,
+            [
+                (_EPOCH + 1_000, 2),
+                (_EPOCH + 2_500, 1),
+                (_EPOCH + 3_000, None),
+                (_EPOCH + 4_499, None),
+                (_EPOCH + 4_500, 4),
+            ],
+            tag="order:",
+        ),
+        _script(20, [(3_600_000, 3), (3_600_019, None), (3_600_020, None), (3_600_021, 5)]),
+    ),
+}
+
+# Timing rules are not the duplicates cell's business (a buffer without a timeout keeps it).
+_NOT_JUDGED = {
+    "duplicates": {"blocked past the gap timeout", "lost a message", "gave up on a gap too early"}
+}
 
 
 def _smaller_buffer_cases(case: _BufferCase) -> Iterable[_BufferCase]:
@@ -888,47 +1479,50 @@ class _BufferVerdict:
 
 
 def _run_buffer_case(
-    case: _BufferCase, ReorderBuffer: Any
+    case: _BufferCase, ReorderBuffer: Any, mode: str = "gaps"
 ) -> tuple[_BufferVerdict | None, list[tuple[int, str, Any, int]]]:
     """Drive a fresh buffer through ``case``; check the spec after every call.
 
     Returns the first violation (or None) and a log ``(step, "deliver"|"dlq", seq, now)``.
+    Categories in ``_NOT_JUDGED[mode]`` are not reported (the run goes on as if the buffer were
+    right about them).
     """
     T = case.gap_timeout
-    buf = call(ReorderBuffer, T, what=f"ReorderBuffer({T})")
-    seq_of = {_payload(s): s for s, _, _ in case.sends}
+    skip = _NOT_JUDGED.get(mode, set())
+    log: list[tuple[int, str, Any, int]] = []
+    try:
+        buf = _learner(ReorderBuffer, T, what=f"ReorderBuffer({T})")
+    except _Abort as exc:
+        return _BufferVerdict(exc.category, exc.what, 0), log
+    seq_of = {_payload(s, case.tag): s for s, _, _ in case.sends}
     first_arrival: dict[int, int] = {}
     delivered: list[int] = []
     dset: set[int] = set()
     dlq: list[int] = []
     qset: set[int] = set()
-    log: list[tuple[int, str, Any, int]] = []
     last_now = max((s[1] for s in case.steps), default=0)
-    calls = list(case.steps) + [
-        ("tick", last_now + T if T < 10**9 else last_now + 10**9, None, None)
-    ]
+    calls = list(case.steps) + [("tick", last_now + T, None, None)]
     for k, (kind, now, seq, _mid) in enumerate(calls):
-        if kind == "offer":
-            first_arrival.setdefault(seq, now)
-            out = call(
-                buf.offer,
-                seq,
-                _payload(seq),
-                now,
-                what=f"offer({seq}, {_payload(seq)!r}, now={now})",
-            )
-            where = f"offer({seq}, ..., now={now})"
-        else:
-            out = call(buf.tick, now, what=f"tick(now={now})")
-            where = f"tick(now={now})"
-        if not isinstance(out, list):
+        try:
+            if kind == "offer":
+                first_arrival.setdefault(seq, now)
+                msg = _payload(seq, case.tag)
+                where = f"offer({seq}, {msg!r}, now={now})"
+                out = _learner(buf.offer, seq, msg, now, what=where)
+            else:
+                where = f"tick(now={now})"
+                out = _learner(buf.tick, now, what=where)
+            raw_dlq = getattr(buf, "dlq", None)
+        except _Abort as exc:
+            return _BufferVerdict(exc.category, exc.what, k), log
+        if type(out) is not list:
             return _BufferVerdict(
                 "returned something else",
-                f"{where} returned {out!r}; expected a list of messages",
+                f"{where} returned {out!r} ({type(out).__name__}); expected a list of the "
+                "messages delivered by this call ([] if none)",
                 k,
             ), log
-        raw_dlq = getattr(buf, "dlq", None)
-        if not isinstance(raw_dlq, list) or not all(type(x) is int for x in raw_dlq):
+        if type(raw_dlq) is not list or not all(type(x) is int for x in raw_dlq):
             return _BufferVerdict(
                 "dead-letter queue is not a list of ints",
                 f"after {where}, buffer.dlq is {raw_dlq!r}; expected a list of "
@@ -953,6 +1547,14 @@ def _run_buffer_case(
                     k,
                     x,
                 ), log
+            if dlq and x < dlq[-1]:
+                return _BufferVerdict(
+                    "dead-letter queue out of order",
+                    f"after {where}, buffer.dlq is {raw_dlq!r}: seq {x} was appended after "
+                    f"{dlq[-1]}; missing numbers go to the DLQ in increasing order",
+                    k,
+                    x,
+                ), log
             if x in first_arrival:
                 return _BufferVerdict(
                     "dead-lettered a message that arrived",
@@ -966,11 +1568,17 @@ def _run_buffer_case(
                 for s, t in first_arrival.items()
                 if s > x and s not in dset and s not in qset and now - t >= T
             ]
-            if not expired:
+            if not expired and "gave up on a gap too early" not in skip:
+                waits = [
+                    f"seq {s} since t={t} ({now - t} ms)"
+                    for s, t in sorted(first_arrival.items())
+                    if s > x and s not in dset and s not in qset
+                ]
                 return _BufferVerdict(
                     "gave up on a gap too early",
                     f"{where} put seq {x} in the DLQ, but no message after it has "
-                    f"waited gap_timeout={T} yet",
+                    f"waited gap_timeout={T} ms yet"
+                    + (f" (waiting: {', '.join(waits)})" if waits else " (none is waiting)"),
                     k,
                     x,
                 ), log
@@ -982,7 +1590,8 @@ def _run_buffer_case(
             if s is None or s not in first_arrival:
                 return _BufferVerdict(
                     "delivered something never offered",
-                    f"{where} delivered {m!r}; expected messages passed to offer()",
+                    f"{where} delivered {m!r}; expected the messages passed to offer() "
+                    "(the msg argument itself)",
                     k,
                 ), log
             if s in dset:
@@ -1031,10 +1640,12 @@ def _run_buffer_case(
         for s, t in sorted(first_arrival.items()):
             if s not in dset and s not in qset and now - t >= T:
                 cat = "blocked past the gap timeout" if k < len(case.steps) else "lost a message"
+                if cat in skip:
+                    break
                 return _BufferVerdict(
                     cat,
-                    f"after {where}, seq {s} has waited {now - t} ms since it "
-                    f"arrived at t={t} (gap_timeout={T}) and is still neither "
+                    f"after {where}, seq {s} has waited {now - t} ms since it first "
+                    f"arrived at t={t} (gap_timeout={T} ms) and is still neither "
                     "delivered nor behind a dead-lettered gap",
                     k,
                     s,
@@ -1116,62 +1727,112 @@ def _buffer_trace(
         seed=case.seed,
         meta={"faults": f"{case.faults}; gap_timeout {patience}"},
     )
+    # A wall clock in milliseconds (1.7e12) makes an unreadable axis: draw from the first call.
+    base = min((r[0] for r in rows), default=0) if rows and min(r[0] for r in rows) > 10**6 else 0
+    if base:
+        trace.meta["t0"] = f"times drawn from t0 = {base} ms"
     highlight: dict[int, str] = {}
     words = []
     for t, _o, node, ev, d, w in rows:
         step = d.pop("_step", None)
         if step == verdict.at_step:
             highlight[len(trace)] = verdict.category
-        trace.record(float(t), node, ev, **d)
+        trace.record(float(t - base), node, ev, **d)
         if w:
             words.append(w)
     words.append(f"  => {verdict.what}")
     return trace, highlight, words
 
 
-def _buffer_check(ReorderBuffer: Any, mode: str, what: str, seed: int, cases: int) -> None:
+def _buffer_check(
+    ReorderBuffer: Any,
+    mode: str,
+    what: str,
+    seed: int,
+    cases: int,
+    case: int | None,
+    check: str,
+) -> None:
     started = time.perf_counter()
 
-    def run_case(case: _BufferCase) -> str | None:
-        v, _ = _run_buffer_case(case, ReorderBuffer)
+    def run_case(c: _BufferCase) -> str | None:
+        v, _ = _run_buffer_case(c, ReorderBuffer, mode)
         return None if v is None else v.category
 
-    found = sweep(cases, seed, lambda rng: _make_buffer_case(rng, mode), run_case)
+    scripted = _BUFFER_SCRIPTS[mode]
+    found = _hunt(
+        seed=seed,
+        cases=cases,
+        case=case,
+        scripted=scripted,
+        make_case=lambda rng: _make_buffer_case(rng, mode),
+        run_case=run_case,
+    )
     if found is None:
-        passed(what, cases, started)
+        passed(what, 1 if case is not None else len(scripted) + cases, started)
         return
-    case, category, case_seed = found
-    case, _msg = shrink(case, _same_category(run_case, category), _smaller_buffer_cases, budget=600)
-    verdict, log = _run_buffer_case(case, ReorderBuffer)
-    trace, highlight, words = _buffer_trace(case, log, verdict)
+    c, category, k = found
+    c, _msg = shrink(c, _same_category(run_case, category), _smaller_buffer_cases, budget=600)
+    verdict, log = _run_buffer_case(c, ReorderBuffer, mode)
+    assert verdict is not None  # the shrunk case fails by construction
+    trace, highlight, words = _buffer_trace(c, log, verdict)
     fail(
         verdict.category,
         verdict.what,
-        seed=case_seed,
+        seed=seed,
         schedule=words,
         trace=trace,
         highlight=highlight,
-        replay=f"network seed {case.seed}; {case.faults}; gap_timeout={case.gap_timeout}",
+        replay=_replay(check, "ReorderBuffer", seed, k),
     )
 
 
-def check_reorder_buffer_in_order(ReorderBuffer: Any, *, seed: int = 0, cases: int = 1500) -> None:
-    """Reordered streams (no loss, endless patience): every message delivered once, in seq order."""
-    _buffer_check(ReorderBuffer, "in_order", "reorder buffer delivers in order", seed, cases)
+def check_reorder_buffer_in_order(
+    ReorderBuffer: Any, *, seed: int = 0, cases: int = 1500, case: int | None = None
+) -> None:
+    """Reordered streams (no loss): every message delivered once, in seq order, as soon as it
+    can be, nothing lost (rules B1-B4)."""
+    _buffer_check(
+        ReorderBuffer,
+        "in_order",
+        "reorder buffer delivers in order",
+        seed,
+        cases,
+        case,
+        "check_reorder_buffer_in_order",
+    )
 
 
 def check_reorder_buffer_drops_duplicates(
-    ReorderBuffer: Any, *, seed: int = 0, cases: int = 1500
+    ReorderBuffer: Any, *, seed: int = 0, cases: int = 1500, case: int | None = None
 ) -> None:
-    """Streams with duplicate copies (and reordering): each seq delivered exactly once."""
-    _buffer_check(ReorderBuffer, "duplicates", "reorder buffer drops duplicates", seed, cases)
+    """Streams with duplicate copies, late arrivals and pending gap timeouts: each seq delivered
+    at most once, nothing dead-lettered ever delivered (rule B5, with B1-B3)."""
+    _buffer_check(
+        ReorderBuffer,
+        "duplicates",
+        "reorder buffer drops duplicates",
+        seed,
+        cases,
+        case,
+        "check_reorder_buffer_drops_duplicates",
+    )
 
 
 def check_reorder_buffer_gap_timeout(
-    ReorderBuffer: Any, *, seed: int = 0, cases: int = 1500
+    ReorderBuffer: Any, *, seed: int = 0, cases: int = 1500, case: int | None = None
 ) -> None:
-    """Lossy streams: a gap open for gap_timeout goes to the DLQ, never earlier, nothing is lost."""
-    _buffer_check(ReorderBuffer, "gaps", "reorder buffer dead-letters gaps on time", seed, cases)
+    """Lossy, duplicated streams: a gap open for gap_timeout goes to the DLQ in increasing order,
+    never earlier, a just-in-time arrival fills it, nothing is lost (rules B6-B10)."""
+    _buffer_check(
+        ReorderBuffer,
+        "gaps",
+        "reorder buffer dead-letters gaps on time",
+        seed,
+        cases,
+        case,
+        "check_reorder_buffer_gap_timeout",
+    )
 
 
 def check_reorder_buffer(ReorderBuffer: Any, *, seed: int = 0, cases: int = 1000) -> None:
@@ -1184,24 +1845,67 @@ def check_reorder_buffer(ReorderBuffer: Any, *, seed: int = 0, cases: int = 1000
 # =============================================================================================
 # Partition function graders
 # =============================================================================================
+#
+# Rules checked:
+#   P1  (partition_in_range_and_spread) every answer is an int (not a bool) with 0 <= p < n, for
+#       n from 1 to 2**31 - 1;
+#   P2  (partition_in_range_and_spread) keys spread evenly: for n <= 32 every partition holds
+#       within 40 % of its share; for n from 100 to 1024 the counts pass a chi-square test
+#       (statistic / (n - 1) below 1.5); for n = 10**6 and 2**31 - 1 keys hardly collide; and each
+#       shape of key on its own (sequential ids, long common prefixes, common suffixes, numbers,
+#       uuids, unicode, long and very short keys) spreads too;
+#   P3  (partition_same_key_same_partition) asking again, in another order, interleaved with
+#       other n and other keys, gives the same answer;
+#   P4  (partition_stable_across_processes) fresh interpreters with other PYTHONHASHSEED values
+#       give the same answers as the learner's process (:func:`_stability_probe`, run beside the
+#       learner's code).
+
+_UNICODE = ("Zoë", "Łukasz", "東京", "Ελένη", "😀", "Ñandú", "Šárka", "Дмитрий")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+_ALNUM = _LETTERS + _LETTERS.upper() + "0123456789"
+
+
+def _key_groups(seed: int, per_group: int) -> dict[str, list[str]]:
+    """Seeded keys of the shapes real systems use, ``per_group`` distinct keys of each shape."""
+    rng = random.Random(seed)
+    start = rng.randrange(10**6)
+    prefix = f"tenant-{rng.randrange(10**4):04d}/region-eu-west-1/orders/2026/11/"
+    shapes: dict[str, Callable[[int], str]] = {
+        "sequential ids": lambda i: f"user-{start + i}",
+        "order numbers": lambda i: f"order:{rng.randrange(10**9):09d}",
+        "emails (common suffix)": lambda i: (
+            "".join(rng.choice(_LETTERS) for _ in range(rng.randint(1, 12))) + "@example.com"
+        ),
+        "uuids": lambda i: "-".join(
+            "".join(rng.choice("0123456789abcdef") for _ in range(w)) for w in (8, 4, 4, 4, 12)
+        ),
+        "long common prefix": lambda i: prefix + f"{rng.randrange(10**7):07d}",
+        "numbers as text": lambda i: str(rng.randrange(10**12)),
+        "unicode names": lambda i: rng.choice(_UNICODE) + str(rng.randrange(10**5)),
+        "long keys": lambda i: "".join(rng.choice(_ALNUM) for _ in range(rng.randint(100, 300))),
+        "short keys": lambda i: "".join(rng.choice(_ALNUM) for _ in range(rng.randint(1, 3))),
+    }
+    groups: dict[str, list[str]] = {}
+    for name, make in shapes.items():
+        ks: dict[str, None] = {}
+        i = 0
+        while len(ks) < per_group:
+            ks.setdefault(make(i))
+            i += 1
+        groups[name] = list(ks)
+    groups["edge cases"] = ["", "a", " ", "\n", "key with spaces", "KEY", "key", "0", "-1"]
+    return groups
 
 
 def _keys(seed: int, n: int) -> list[str]:
-    """Seeded keys of the shapes real systems use: ids, emails, unicode names, the empty string."""
-    rng = random.Random(seed)
-    shapes = [
-        lambda: f"user-{rng.randrange(10**6)}",
-        lambda: f"order:{rng.randrange(10**9):09d}",
-        lambda: (
-            "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(1, 12)))
-            + "@example.com"
-        ),
-        lambda: rng.choice(["Zoë", "Łukasz", "東京", "Ελένη", "😀"]) + str(rng.randrange(1000)),
-    ]
-    keys = {"", "a"}
-    while len(keys) < n:
-        keys.add(rng.choice(shapes)())
-    return sorted(keys)
+    """``n`` distinct seeded keys mixing every shape (always including the empty string)."""
+    groups = _key_groups(seed, n // 9 + 1)
+    mixed = list(dict.fromkeys(k for ks in groups.values() for k in ks))
+    rng = random.Random(seed + 1)
+    edge = groups["edge cases"]
+    rest = [k for k in mixed if k not in edge]
+    rng.shuffle(rest)
+    return (edge + rest)[: max(n, len(edge))]
 
 
 def _partition_call(fn: Callable[[str, int], Any], key: str, n: int) -> int:
@@ -1215,65 +1919,128 @@ def _partition_call(fn: Callable[[str, int], Any], key: str, n: int) -> int:
     return got
 
 
-_SIZES = (1, 2, 3, 7, 16, 100)
+_SAME_KEY_SIZES = (1, 2, 3, 7, 16, 100, 1000, 4096, 2**31 - 1)
 
 
 def check_partition_same_key(
     partition_for: Callable[[str, int], Any], *, seed: int = 0, keys: int = 800
 ) -> None:
-    """The same key always gets the same partition (asked again, in another order, among others)."""
+    """The same key always gets the same partition: asked again, in another order, interleaved
+    with other keys and other n (rule P3)."""
     started = time.perf_counter()
     ks = _keys(seed, keys)
     rng = random.Random(seed)
+    asks = [(k, n) for n in _SAME_KEY_SIZES for k in ks]
+    first: dict[tuple[str, int], int] = {}
+    for k, n in asks:
+        first[(k, n)] = _partition_call(partition_for, k, n)
+    rng.shuffle(asks)
     checked = 0
-    for n in _SIZES:
-        first = {k: _partition_call(partition_for, k, n) for k in ks}
-        again = list(ks)
-        rng.shuffle(again)
-        for k in again:
-            got = _partition_call(partition_for, k, n)
-            checked += 1
-            if got != first[k]:
-                fail(
-                    "same key, different partition",
-                    f"partition_for({k!r}, {n}) returned {first[k]} the first time and {got} when "
-                    "asked again; a key's partition must depend only on the key and n",
-                    seed=seed,
-                    expected=first[k],
-                    got=got,
-                )
+    for k, n in asks:
+        got = _partition_call(partition_for, k, n)
+        checked += 1
+        if got != first[(k, n)]:
+            fail(
+                "same key, different partition",
+                f"partition_for({k!r}, {n}) returned {first[(k, n)]} the first time and {got} "
+                "when asked again; a key's partition must depend only on the key and n",
+                seed=seed,
+                expected=first[(k, n)],
+                got=got,
+                replay=f"check_partition_same_key(partition_for, seed={seed})",
+            )
     passed("same key -> same partition", checked, started)
 
 
+_SMALL_SIZES = (1, 2, 3, 7, 8, 16, 32)
+_LARGE_SIZES = (100, 997, 1000, 1024)
+_HUGE_SIZES = (10**6, 2**31 - 1)
+
+
+def _chi2_ratio(counts: Sequence[int]) -> float:
+    n = len(counts)
+    e = sum(counts) / n
+    return sum((c - e) ** 2 for c in counts) / e / (n - 1)
+
+
 def check_partition_in_range_and_spread(
-    partition_for: Callable[[str, int], Any], *, seed: int = 0, keys: int = 3000
+    partition_for: Callable[[str, int], Any], *, seed: int = 0, keys: int = 1200
 ) -> None:
-    """Every answer is an int in range(n), and keys spread evenly (each partition within ±40 %)."""
+    """Every answer is an int in range(n) for n from 1 to 2**31 - 1, and keys spread evenly,
+    overall and within each shape of key (rules P1, P2). ``keys`` is the number of each shape."""
     started = time.perf_counter()
-    ks = _keys(seed, keys)
+    groups = _key_groups(seed, keys)
+    all_keys = list(dict.fromkeys(k for ks in groups.values() for k in ks))
+    replay = f"check_partition_in_range_and_spread(partition_for, seed={seed})"
+    answers: dict[int, dict[str, int]] = {}
     checked = 0
-    for n in _SIZES + (32,):
-        counts = [0] * n
-        for k in ks:
+    for n in _SMALL_SIZES + _LARGE_SIZES + _HUGE_SIZES:
+        got: dict[str, int] = {}
+        for k in all_keys:
             p = _partition_call(partition_for, k, n)
-            checked += 1
             if not 0 <= p < n:
                 fail(
                     "partition out of range",
                     f"partition_for({k!r}, {n}) returned {p}; expected 0 <= p < {n}",
                     seed=seed,
-                    expected=f"0..{n - 1}",
+                    expected=f"an int in range(0, {n})",
                     got=p,
+                    replay=replay,
                 )
-            counts[p] += 1
-        expected = len(ks) / n
-        if n <= 32 and (max(counts) > 1.4 * expected or min(counts) < 0.6 * expected):
+            got[k] = p
+        checked += len(all_keys)
+        answers[n] = got
+
+    def uneven(what: str, n: int, ks: list[str]) -> None:
+        counts = [0] * n
+        for k in ks:
+            counts[answers[n][k]] += 1
+        share = len(ks) / n
+        if n <= 32:
+            if what == "all keys":
+                bad = max(counts) > 1.4 * share or min(counts) < 0.6 * share
+                rule = "every partition within 40 % of its share"
+            else:  # a few hundred keys of one shape: a chi-square test, safe for a good hash
+                bad = n > 1 and _chi2_ratio(counts) * (n - 1) > 40
+                rule = "counts a uniform hash gives (chi-square below 40)"
+            shown = str(counts)
+        else:
+            bad = _chi2_ratio(counts) > (1.5 if what == "all keys" else 2.0)
+            rule = "counts a uniform hash gives (chi-square / (n - 1) below 1.5)"
+            used = sum(1 for c in counts if c)
+            shown = (
+                f"{used} of {n} partitions used, the fullest holding {max(counts)} "
+                f"(chi-square / (n - 1) = {_chi2_ratio(counts):.1f})"
+            )
+        if bad:
             fail(
                 "keys do not spread evenly",
-                f"with n={n}, {len(ks)} keys gave partition sizes {counts}; expected about "
-                f"{expected:.0f} each (every partition within 40 %). A hot partition caps "
-                "throughput: use a hash of the key's bytes",
+                f"with n={n}, {len(ks)} {what} (e.g. {ks[1]!r}, {ks[2]!r}) gave partition sizes "
+                f"{shown}; expected about {share:.1f} each ({rule}). A hot partition caps "
+                "throughput: hash all of the key's bytes with a well-mixed function",
                 seed=seed,
+                replay=replay,
+            )
+
+    for n in _SMALL_SIZES + _LARGE_SIZES:
+        uneven("all keys", n, all_keys)
+    for name, ks in groups.items():
+        if name != "edge cases":
+            for n in (8, 100):
+                uneven(f"keys of one shape ({name})", n, ks)
+    for n in _HUGE_SIZES:
+        k = len(all_keys)
+        expect = n * (1 - (1 - 1 / n) ** k)
+        collisions = k - expect
+        distinct = len(set(answers[n].values()))
+        if distinct < expect - max(20.0, 8 * collisions**0.5):
+            fail(
+                "keys do not spread evenly",
+                f"with n={n}, {k} keys landed on only {distinct} distinct partitions; a uniform "
+                f"hash gives about {expect:.0f}. The hash has too few values for this many "
+                "partitions (a 16-bit hash, or a sum of character codes)",
+                seed=seed,
+                replay=replay,
             )
     passed("partition in range and evenly spread", checked, started)
 
@@ -1378,31 +2145,29 @@ def _portable(fn: Callable[..., Any]) -> dict[str, Any]:
     return {"funcs": funcs, "imports": imports, "consts": consts}
 
 
-def check_partition_stable_across_processes(
+def _stability_probe(
     partition_for: Callable[[str, int], Any],
     *,
-    seed: int = 0,
-    keys: int = 600,
-    source: str | None = None,
-    hash_seeds: tuple[int, int] = (1, 2),
-) -> None:
-    """Fresh interpreters with different PYTHONHASHSEED values give the same partitions as here.
+    source: str | None,
+    keys: list[str],
+    sizes: list[int],
+    hash_seeds: list[int],
+    shuffle: int,
+) -> dict[str, Any]:
+    """Rule P4, run beside the learner's code: ask fresh interpreters about ``keys``.
 
-    The learner's cell source runs in two child processes (``sys.executable``), each with its own
-    hash seed, asked about the keys in a shuffled order; every answer must equal the kernel's.
-    Where the source was not kept (``exec``-ed code), the function's code is sent instead.
+    Runs where the learner's function lives (in the authoritative grade, the learner's process),
+    because it needs the function's code or its cell's source. Each child gets its own
+    ``PYTHONHASHSEED``. Returns plain data: ``{"error": [category, text] | None, "answers":
+    [[hash_seed, {str(n): {key: partition}}], ...]}``.
     """
-    started = time.perf_counter()
     src = source if source is not None else _source_of(partition_for)
     portable = None
     if src is None:
         try:
-            portable = _portable(partition_for)  # before any call here can fill a cache
+            portable = _portable(partition_for)
         except ValueError as exc:
-            fail("your function cannot run on its own", f"{exc}", seed=seed)
-    ks = _keys(seed + 7919, keys)
-    sizes = (3, 16, 97)
-    here = {str(n): {k: _partition_call(partition_for, k, n) for k in ks} for n in sizes}
+            return {"error": ["your function cannot run on its own", str(exc)], "answers": []}
     procs = []
     for i, hs in enumerate(hash_seeds):
         env = dict(os.environ, PYTHONHASHSEED=str(hs))
@@ -1410,10 +2175,10 @@ def check_partition_stable_across_processes(
             {
                 "source": src,
                 "portable": portable,
-                "name": partition_for.__name__,
-                "keys": ks,
-                "sizes": list(sizes),
-                "shuffle": seed * 31 + i,
+                "name": getattr(partition_for, "__name__", "partition_for"),
+                "keys": keys,
+                "sizes": sizes,
+                "shuffle": shuffle + i,
             }
         )
         p = subprocess.Popen(
@@ -1425,41 +2190,97 @@ def check_partition_stable_across_processes(
             text=True,
         )
         procs.append((hs, p, spec))
-    results = []
+    answers = []
+    error = None
     for hs, p, spec in procs:
-        out, err = p.communicate(spec, timeout=60)
+        try:
+            out, err = p.communicate(spec, timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            error = error or [
+                "your cell does not run on its own",
+                f"running your partition_for cell in a fresh Python (PYTHONHASHSEED={hs}) did "
+                "not finish in 60 s",
+            ]
+            continue
         try:
             res = json.loads(out)
         except ValueError:
-            raise RuntimeError(
-                f"the child interpreter failed (exit {p.returncode}): {err[-500:]}"
-            ) from None
-        if not res["ok"]:
-            fail(
+            error = error or [
+                "your cell does not run on its own",
+                f"a fresh Python running your partition_for cell (PYTHONHASHSEED={hs}) stopped "
+                f"(exit {p.returncode}) without answering: {err[-300:].strip()}",
+            ]
+            continue
+        if not res.get("ok"):
+            error = error or [
                 "your cell does not run on its own",
                 f"running your partition_for cell in a fresh Python (PYTHONHASHSEED={hs}) raised "
-                f"{res['error']}; keep the cell self-contained: import what it uses inside it",
-                seed=seed,
-            )
-        results.append((hs, res["answers"]))
+                f"{res.get('error')}; keep the cell self-contained: import what it uses inside it",
+            ]
+            continue
+        answers.append([hs, res["answers"]])
+    return {"error": error, "answers": answers}
+
+
+def check_partition_stable_across_processes(
+    partition_for: Callable[[str, int], Any],
+    *,
+    seed: int = 0,
+    keys: int = 600,
+    source: str | None = None,
+    hash_seeds: tuple[int, int] = (1, 2),
+) -> None:
+    """Fresh interpreters with different PYTHONHASHSEED values give the same partitions as here.
+
+    The learner's cell source runs in two child processes (``sys.executable``), each with its own
+    hash seed, asked about the keys in a shuffled order; every answer must equal the one the
+    learner's function gives in its own process. Where the source was not kept (``exec``-ed code),
+    the function's code is sent instead. The children are started by :func:`_stability_probe`
+    through :func:`gotchalab.check.beside`, so they start beside the learner's code.
+    """
+    started = time.perf_counter()
+    ks = _keys(seed + 7919, keys)
+    sizes = [3, 16, 97, 1000, 2**31 - 1]
+    replay = f"check_partition_stable_across_processes(partition_for, seed={seed})"
+    # The probe first: it reads the function's code and globals before any call here can fill
+    # a cache the function keeps.
+    res = beside(
+        _stability_probe,
+        partition_for,
+        source=source,
+        keys=ks,
+        sizes=sizes,
+        hash_seeds=list(hash_seeds),
+        shuffle=seed * 31,
+    )
+    here = {str(n): {k: _partition_call(partition_for, k, n) for k in ks} for n in sizes}
+    if not (type(res) is dict and type(res.get("answers")) is list):
+        fail("partition probe failed", f"the stability probe returned {res!r}", seed=seed)
+    if res.get("error"):
+        category, text = res["error"]
+        fail(category, text, seed=seed, replay=replay)
     checked = 0
-    for hs, answers in results:
+    for hs, answers in res["answers"]:
         for n in here:
             for k in ks:
                 checked += 1
-                if answers[n][k] != here[n][k]:
+                theirs = answers.get(n, {}).get(k) if type(answers) is dict else None
+                if theirs != here[n][k] or type(theirs) is not int:
                     fail(
                         "partition depends on the process's hash seed",
-                        f"partition_for({k!r}, {n}) is {here[n][k]} in this kernel but "
-                        f"{answers[n][k]} in a fresh Python with PYTHONHASHSEED={hs}. Python's "
+                        f"partition_for({k!r}, {n}) is {here[n][k]} in your process but "
+                        f"{theirs} in a fresh Python with PYTHONHASHSEED={hs}. Python's "
                         "built-in hash() of a str is salted per process, so producers on two "
                         "machines would send the same key to different partitions; hash the "
                         "key's bytes with a fixed function (zlib.crc32, hashlib)",
                         seed=seed,
                         expected=here[n][k],
-                        got=answers[n][k],
+                        got=theirs,
+                        replay=replay,
                     )
-    passed(f"partition stable across {len(results)} fresh interpreters", checked, started)
+    passed(f"partition stable across {len(res['answers'])} fresh interpreters", checked, started)
 
 
 def check_partition_function(partition_for: Callable[[str, int], Any], *, seed: int = 0) -> None:
