@@ -231,10 +231,24 @@ def _hidden_paths(source: Path, submissions: list[Path]) -> list[str]:
         parts = sub.resolve().parents
         # submitted/<student>/<assignment>/<nb>.ipynb -> hide submitted/
         hide.add(parts[2] if len(parts) > 2 else parts[0])
-    root = _course_root(source)
-    if root is not None:
-        for name in ("source", "solutions", "submitted", "autograded", "feedback", "release"):
-            if (root / name).is_dir():
+    roots = {_course_root(source)}
+    # The course this library was installed from (an editable install inside the instructor's
+    # repository) holds the instructor notebooks and their git history too.
+    pkg_repo = Path(__file__).resolve().parents[2]
+    if (pkg_repo / "nbgrader_config.py").is_file():
+        roots.add(pkg_repo)
+    for root in roots - {None}:
+        for name in (
+            "source",
+            "solutions",
+            "submitted",
+            "autograded",
+            "feedback",
+            "release",
+            ".git",
+            "tests",
+        ):
+            if (root / name).exists():
                 hide.add(root / name)
         for db in root.glob("*.db"):
             hide.add(db)
@@ -361,6 +375,8 @@ def _judge() -> None:
         )
 
     steps = plan["steps"]
+    poisoned: set[int] = set()
+    current: int | None = None
     for idx, (kind, gid, code, _extra) in enumerate(steps):
         if kind == "setup":
             try:
@@ -370,25 +386,31 @@ def _judge() -> None:
             continue
         if kind != "test":
             continue
-        # Bring a runner up to this point in the notebook (a fresh one replays every cell).
+        # Bring a runner up to this point in the notebook (a fresh one replays every cell),
+        # within the cell's time limit: a learner cell that hangs is stopped, named, and left
+        # out when a later cell needs a fresh runner.
         error = None
+        clock = _Deadline(timeout)
         try:
             if runner is None:
                 runner = start_runner()
                 isolation = runner.isolation
                 done = 0
+            clock.arm(runner)
             for k in range(done, idx):
                 skind, sgid, scode, sextra = steps[k]
-                if skind == "test":
+                if skind == "test" or k in poisoned:
                     continue
+                current = k
                 err = runner.exec_cell(sgid, scode)
-                if err and skind != "setup" and k >= done:
+                if err and skind != "setup":
                     what = "your cell" if skind == "learner" else "ungraded cell"
                     note = f"{what} {sgid} raised {err}"
                     if skind == "learner" and sextra:
                         note = f"solution cell {sgid} is missing from the submission"
                     if note not in notes:
                         notes.append(note)
+            current = None
             done = idx
             found = runner.lookup(learner_names)
             for name in learner_names:
@@ -397,7 +419,14 @@ def _judge() -> None:
                 else:
                     ns.pop(name, None)
         except LearnerDied as exc:
-            error = f"the learner's process could not be prepared: {exc}"
+            if clock.expired and current is not None:
+                poisoned.add(current)
+                notes.append(f"cell {steps[current][1]} did not finish within {timeout:g} s")
+                error = f"timed out after {timeout:g} s in cell {steps[current][1]}"
+            else:
+                error = f"the learner's process ended before this test could run: {exc}"
+        finally:
+            clock.cancel()
         if error is None:
             error = _run_test(ns, gid, code, timeout, runner)
         results.append({"grade_id": gid, "error": error})
@@ -412,27 +441,42 @@ def _judge() -> None:
     os._exit(0)
 
 
+class _Deadline:
+    """Kill the learner's process if a phase outlives ``timeout`` seconds."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self.expired = False
+        self._timer: threading.Timer | None = None
+
+    def arm(self, runner: Any) -> None:
+        def expire() -> None:
+            self.expired = True
+            runner.kill()
+
+        self._timer = threading.Timer(self.timeout, expire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
 def _run_test(ns: dict[str, Any], gid: str, code: str, timeout: float, runner: Any) -> str | None:
     from .check import _error_text
 
-    timed_out = threading.Event()
-
-    def expire() -> None:
-        timed_out.set()
-        if runner is not None:
-            runner.kill()
-
-    timer = threading.Timer(timeout, expire)
-    timer.daemon = True
-    timer.start()
+    clock = _Deadline(timeout)
+    if runner is not None:
+        clock.arm(runner)
     try:
         exec(compile(code, f"<test {gid}>", "exec"), ns)
         error = None
     except BaseException as exc:  # noqa: BLE001 - every failure is a verdict
         error = _error_text(exc)
     finally:
-        timer.cancel()
-    if timed_out.is_set():
+        clock.cancel()
+    if clock.expired:
         return f"timed out after {timeout:g} s: the learner's process was stopped"
     return error
 

@@ -45,7 +45,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -284,6 +283,7 @@ class Endpoint:
         self.handlers: dict[str, Callable[..., Any]] = {}
         self.on_close: Callable[[], None] | None = None
         self.methods: set[tuple[int, str]] = set()
+        self._proxies: dict[int, Proxy] = {}
 
     # objects ------------------------------------------------------------------------------
     def export_obj(self, obj: Any) -> int:
@@ -394,10 +394,15 @@ class Endpoint:
             oid = data["$r"]
             if type(oid) is not int:
                 raise ProtocolError("bad object id")
+            known = self._proxies.get(oid)
+            if known is not None:  # the same remote object is always the same proxy (id, is)
+                return known
             kind, cls = data.get("k"), data.get("c", 0)
-            return Proxy(
+            proxy = Proxy(
                 self, oid, kind if type(kind) is str else "remote", cls if type(cls) is int else 0
             )
+            self._proxies[oid] = proxy
+            return proxy
         if "$m" in data:
             oid, name = data["$m"], data.get("n")
             if type(oid) is not int or type(name) is not str:
@@ -650,7 +655,8 @@ class Limits:
 
 def _runner_main() -> None:
     """Entry point of the learner's process: confine itself, then serve the judge."""
-    cfg = json.loads(sys.stdin.readline())
+    lifeline = os.fdopen(os.dup(0), "rb", buffering=0)
+    cfg = json.loads(lifeline.readline())
     _confine(cfg)
     sys.stdin.close()
     import matplotlib
@@ -696,10 +702,14 @@ def _runner_main() -> None:
 
     end.handlers.update(exec=exec_cell, lookup=lookup, libcall=libcall, export=export, bye=bye)
     end.listen()
-    # Tell the judge we are ready over the control pipe (stdout), then stop using it.
+    # Tell the judge we are ready over the control pipe (stdout). Then wait on stdin, the
+    # lifeline: the judge holds its other end, so when the judge ends, for whatever reason,
+    # this read returns and the learner's process ends with it.
     print("ready", flush=True)
-    while True:
-        time.sleep(3600)
+    try:
+        lifeline.read()
+    finally:
+        os._exit(0)
 
 
 def _expose(path: Path, staging_root: Path) -> None:
@@ -890,8 +900,7 @@ class Runner:
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write((json.dumps(cfg) + "\n").encode())
-        self.proc.stdin.flush()
-        self.proc.stdin.close()
+        self.proc.stdin.flush()  # stdin stays open: it is the runner's lifeline
         ready = self._readline(start_timeout)
         if ready.strip() != b"ready":
             self.kill()
@@ -925,6 +934,11 @@ class Runner:
         """End the learner's process and everything it started (its process group; with a PID
         namespace, killing its init ends every process in it)."""
         self.end.close()
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
         if self.proc.poll() is None:
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)

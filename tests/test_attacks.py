@@ -1,0 +1,144 @@
+"""Hostile submissions score 0 in the authoritative grade, and the batch completes.
+
+Every attack in ``tests/attacks/`` (see its README) is appended to the first solution cell of each
+chapter's freshly generated release (the stubs: an honest grade is 0). The authoritative grade
+must give every one 0 points, finish, and leave no process of the attack running. Attacks marked
+``# earns-points-in: nbgrader`` are also graded by a real ``nbgrader autograde``, where they must
+earn points: proof that each attacks something real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+from conftest import SUMMARY
+from nbgrader_course import Course, chapters
+
+from gotchalab.grading import _hidden_paths, nbgrader_meta, regrade_notebook
+from gotchalab.sandbox import Runner
+
+pytestmark = pytest.mark.slow
+ATTACKS = Path(__file__).parent / "attacks"
+CHAPTERS = chapters()
+TIMEOUT = 30.0
+
+
+def _attacks() -> list[tuple[str, str, set[str]]]:
+    out = []
+    for path in sorted(ATTACKS.glob("*.py")):
+        text = path.read_text()
+        tags = {line[2:].strip() for line in text.splitlines() if line.startswith("# ")}
+        out.append((path.stem, text, tags))
+    return out
+
+
+def _isolated() -> bool:
+    r = Runner()
+    try:
+        return r.isolation.startswith("namespaces")
+    finally:
+        r.close()
+
+
+def test_catalogue_has_at_least_twelve_attack_classes():
+    assert len(_attacks()) >= 12, [a[0] for a in _attacks()]
+
+
+@pytest.fixture(scope="module", params=CHAPTERS)
+def attacked(request, tmp_path_factory):
+    slug = request.param
+    course = Course.create(tmp_path_factory.mktemp(f"attack-{slug}"), slug)
+    release = json.loads(course.generate().read_text())
+    first = next(c for c in release["cells"] if nbgrader_meta(c).get("solution"))
+    isolated = _isolated()
+    subs = {}
+    skipped = []
+    for name, code, tags in _attacks():
+        if "needs-isolation" in tags and not isolated:
+            skipped.append(name)  # it would damage this machine without the sandbox
+            continue
+        nb = json.loads(json.dumps(release))
+        cell = next(c for c in nb["cells"] if nbgrader_meta(c) == nbgrader_meta(first))
+        src = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+        cell["source"] = src + "\n\n# --- hostile code ---\n" + code
+        dest = course.root / "submitted" / f"attack-{name}" / slug / f"{slug}.ipynb"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(json.dumps(nb))
+        subs[name] = (dest, tags)
+    started = time.time()
+    hide = _hidden_paths(course.source_nb, [p for p, _ in subs.values()])
+    results = {
+        name: regrade_notebook(course.source_nb, path, timeout=TIMEOUT, hide=hide)
+        for name, (path, _) in subs.items()
+    }
+    SUMMARY.append(
+        f"{slug}: attacks scoring 0 in the authoritative grade: "
+        f"{sum(r.points == 0 for r in results.values())}/{len(results)}"
+        + (f" (not run without isolation: {', '.join(skipped)})" if skipped else "")
+    )
+    return course, subs, results, started
+
+
+def test_every_attack_scores_zero_and_the_batch_completes(attacked):
+    course, subs, results, _ = attacked
+    assert set(results) == set(subs), "the batch did not grade every submission"
+    wrong = {
+        name: {c.grade_id: c.points for c in r.cells if c.points}
+        for name, r in results.items()
+        if r.points != 0
+    }
+    assert not wrong, f"{course.slug}: hostile submissions earned points: {wrong}"
+    for name, r in results.items():
+        assert r.cells and all(c.error for c in r.cells), f"{name}: a cell has no verdict"
+
+
+def test_no_attack_process_outlives_the_grade(attacked):
+    _, _, _, started = attacked
+    deadline = time.monotonic() + 10  # a process being reaped may show for a moment
+    while True:
+        survivors = []
+        for p in psutil.process_iter(["username", "create_time", "cmdline", "cwd", "status"]):
+            try:
+                if (
+                    p.info["create_time"] >= started - 1
+                    and p.info["status"] != psutil.STATUS_ZOMBIE
+                    and (
+                        p.info["username"] == "nobody"
+                        or "gotchalab-sandbox-" in (p.info["cwd"] or "")
+                    )
+                ):
+                    survivors.append((p.pid, p.info["cmdline"]))
+            except psutil.Error:
+                continue
+        if not survivors or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert not survivors, f"processes left running by the attacks: {survivors}"
+
+
+def test_grader_files_are_untouched(attacked):
+    import gotchalab
+
+    pkg = Path(gotchalab.__file__).parent
+    for path in pkg.glob("*.py"):
+        assert "def fail(*a, **k):\n    return None" not in path.read_text(), path
+
+
+def test_attacks_marked_as_real_do_fool_an_in_kernel_grade(attacked):
+    """The catalogue attacks something real: in nbgrader's own kernel these earn points."""
+    course, subs, _, _ = attacked
+    real = [name for name, (_, tags) in subs.items() if "earns-points-in: nbgrader" in tags]
+    assert real
+    for name in real:
+        course.students.append(f"attack-{name}")
+    env_before = os.environ.get("GOTCHALAB_POSTGRES_URL")
+    course.autograde()
+    assert os.environ.get("GOTCHALAB_POSTGRES_URL") == env_before
+    fooled = {name: sum(s for s, _ in course.scores(f"attack-{name}").values()) for name in real}
+    tame = [name for name, pts in fooled.items() if pts == 0]
+    assert not tame, f"{course.slug}: these attacks earn nothing even in nbgrader: {tame}"
