@@ -45,7 +45,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .check import call, fail, grader_internals_used, passed, same_value, shrink, sweep
+from .check import (
+    call,
+    export,
+    exporter,
+    fail,
+    grader_internals_used,
+    passed,
+    same_value,
+    shrink,
+    sweep,
+)
 from .explore import Exploration, Step, explore, replay
 from .trace import Trace
 
@@ -325,6 +335,273 @@ def _shorter_schedules(schedule: list[tuple[str, str]]) -> Iterable[list[tuple[s
         yield cand
 
 
+# The rules of the schedule vocabulary, each reached by a scripted schedule (random sampling alone
+# may reach a rule once in thousands of cases). Each entry: (rule, schedule). The expected answer
+# always comes from the model (:func:`_truth_stale_moments`), never typed by hand.
+_R, _W = "reader", "writer"
+_SCRIPTED_BASIC: list[tuple[str, list[tuple[str, str]]]] = [
+    (
+        "the classic race: a read-through's set lands after the write and its delete",
+        [
+            (_R, "read_cache"),
+            (_R, "read_db"),
+            (_W, "write_db"),
+            (_W, "delete_cache"),
+            (_R, "set_cache"),
+        ],
+    ),
+    (
+        "a write goes stale against a warm cache; a delete ends it; a later set of an old value "
+        "is a new moment",
+        [
+            (_R, "read_db"),
+            (_R, "set_cache"),
+            (_W, "write_db"),
+            (_W, "delete_cache"),
+            (_R, "set_cache"),
+        ],
+    ),
+    ("setting the DB's current value is not stale", [(_W, "write_db"), (_W, "set_cache")]),
+    (
+        "read_cache on an empty cache changes nothing: the actor keeps the older value it held",
+        [(_R, "read_db"), (_W, "write_db"), (_R, "read_cache"), (_R, "set_cache")],
+    ),
+    (
+        "read_cache on a full cache: the actor now holds the cached value",
+        [
+            (_R, "read_db"),
+            (_R, "set_cache"),
+            (_W, "write_db"),
+            ("reader2", "read_cache"),
+            (_W, "delete_cache"),
+            ("reader2", "set_cache"),
+        ],
+    ),
+    (
+        "a step that keeps the cache stale (even with another stale value) is not a new moment; "
+        "fresh again, then stale again, is",
+        [
+            ("a", "read_db"),
+            ("a", "set_cache"),
+            (_W, "write_db"),
+            ("b", "read_db"),
+            ("b", "set_cache"),
+            (_W, "write_db"),
+            ("a", "set_cache"),
+            ("b", "set_cache"),
+            (_W, "delete_cache"),
+            ("a", "set_cache"),
+        ],
+    ),
+    (
+        "two writers: each write_db writes the next fresh integer, in schedule order",
+        [
+            (_W, "write_db"),
+            ("writer2", "write_db"),
+            (_W, "set_cache"),
+            ("writer2", "set_cache"),
+            (_W, "set_cache"),
+        ],
+    ),
+    (
+        "a delete on an empty cache, and writes with no cache, are never stale",
+        [
+            (_W, "delete_cache"),
+            (_W, "write_db"),
+            (_R, "read_cache"),
+            (_W, "write_db"),
+            (_R, "read_db"),
+            (_R, "set_cache"),
+        ],
+    ),
+    (
+        "actors are any strings: the roles come from the actions, not the names",
+        [
+            ("api-2", "read_db"),
+            ("Writer", "write_db"),
+            ("cron job", "read_db"),
+            ("api-2", "set_cache"),
+            ("Writer", "delete_cache"),
+            ("cron job", "set_cache"),
+            ("Writer", "write_db"),
+        ],
+    ),
+    (
+        "a long schedule with many moments",
+        [
+            (_R, "read_db"),
+            (_R, "set_cache"),
+            (_W, "write_db"),
+            (_W, "delete_cache"),
+            (_R, "set_cache"),
+            (_W, "set_cache"),
+            (_W, "write_db"),
+            (_R, "read_cache"),
+            (_W, "delete_cache"),
+            (_R, "set_cache"),
+            ("reader2", "read_db"),
+            (_W, "write_db"),
+            ("reader2", "set_cache"),
+            (_W, "set_cache"),
+            ("reader2", "set_cache"),
+        ],
+    ),
+]
+_SCRIPTED_FULL: list[tuple[str, list[tuple[str, str]]]] = [
+    (
+        "a set of an uncommitted value is stale; its commit makes it fresh",
+        [(_W, "begin"), (_W, "write_db"), (_W, "set_cache"), (_W, "commit")],
+    ),
+    (
+        "rollback: a value set from a rolled-back write stays stale",
+        [(_W, "begin"), (_W, "write_db"), (_W, "set_cache"), (_W, "rollback")],
+    ),
+    (
+        "a rolled-back write still used its number: the next write writes the next integer",
+        [
+            (_W, "begin"),
+            (_W, "write_db"),
+            (_W, "set_cache"),
+            (_W, "rollback"),
+            ("writer2", "write_db"),
+            ("writer3", "write_db"),
+        ],
+    ),
+    (
+        "read_db inside a transaction sees the actor's own uncommitted write",
+        [(_W, "begin"), (_W, "write_db"), (_W, "read_db"), (_W, "set_cache"), (_W, "commit")],
+    ),
+    (
+        "another actor's read_db sees the committed value, not an uncommitted write",
+        [(_W, "begin"), (_W, "write_db"), (_R, "read_db"), (_R, "set_cache"), (_W, "commit")],
+    ),
+    (
+        "a warm cache goes stale at the commit, not at the write inside the transaction",
+        [(_R, "read_db"), (_R, "set_cache"), (_W, "begin"), (_W, "write_db"), (_W, "commit")],
+    ),
+    (
+        "a commit with no write changes nothing; a rollback leaves the DB as it was",
+        [
+            (_R, "read_db"),
+            (_R, "set_cache"),
+            (_W, "begin"),
+            (_W, "commit"),
+            (_W, "begin"),
+            (_W, "write_db"),
+            (_W, "rollback"),
+            (_R, "set_cache"),
+        ],
+    ),
+    (
+        "a transaction with two writes commits the last one",
+        [
+            (_W, "begin"),
+            (_W, "write_db"),
+            (_W, "set_cache"),
+            (_W, "write_db"),
+            (_W, "commit"),
+            ("writer2", "write_db"),
+        ],
+    ),
+    (
+        "the replica starts at 0 and lags until replicate: a value read from it can be stale",
+        [(_W, "write_db"), (_W, "delete_cache"), (_R, "read_replica"), (_R, "set_cache")],
+    ),
+    (
+        "replicate copies the DB's committed value",
+        [
+            (_W, "write_db"),
+            ("replica", "replicate"),
+            (_R, "read_replica"),
+            (_R, "set_cache"),
+            (_W, "write_db"),
+            (_R, "read_replica"),
+            (_R, "set_cache"),
+        ],
+    ),
+    (
+        "replicate copies only committed values, not a write still inside a transaction",
+        [
+            (_W, "begin"),
+            (_W, "write_db"),
+            ("replica", "replicate"),
+            (_W, "commit"),
+            (_R, "read_replica"),
+            (_R, "set_cache"),
+        ],
+    ),
+    (
+        "two writers in concurrent transactions: the DB holds whichever committed last",
+        [
+            ("a", "begin"),
+            ("b", "begin"),
+            ("a", "write_db"),
+            ("b", "write_db"),
+            ("a", "set_cache"),
+            ("b", "commit"),
+            ("a", "commit"),
+            ("b", "set_cache"),
+            ("c", "read_db"),
+            ("c", "set_cache"),
+        ],
+    ),
+    (
+        "a reader's older value put back after a transaction commits and invalidates",
+        [
+            (_R, "read_cache"),
+            (_R, "read_db"),
+            (_W, "begin"),
+            (_W, "write_db"),
+            (_W, "delete_cache"),
+            (_W, "commit"),
+            ("replica", "replicate"),
+            (_R, "set_cache"),
+            (_W, "read_replica"),
+            (_W, "set_cache"),
+        ],
+    ),
+]
+
+
+def _scripted(actions: Sequence[str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The scripted schedules that use only ``actions`` (the basic ones first)."""
+    allowed = set(actions)
+    return [
+        (rule, sched)
+        for rule, sched in _SCRIPTED_BASIC + _SCRIPTED_FULL
+        if all(a in allowed for _, a in sched)
+    ]
+
+
+def _shape_problem(got: Any, expected: list[int]) -> str | None:
+    """What is wrong with ``stale_moments``'s answer, judged by type and value only."""
+    if same_value(got, expected):
+        return None
+    if type(got) is not list:
+        return f"must return a plain list, got {type(got).__name__} {got!r}"
+    bad = [g for g in got if type(g) is not int]
+    if bad:
+        return f"items must be int step indexes, got {type(bad[0]).__name__} {bad[0]!r} in {got!r}"
+    if any(b <= a for a, b in zip(got, got[1:], strict=False)):
+        return f"must list the indexes in increasing order, each once; got {got!r}"
+    return f"expected {expected!r}, got {got!r}"
+
+
+def _learner_line(exc: BaseException) -> str:
+    """`` (line N: '...')`` for the innermost frame of ``exc``, as :func:`check.call` says it."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" (line {last.lineno}: {last.line!r})" if last.line else f" (line {last.lineno})"
+
+
+def _replay_call(name: str, *args: Any) -> str:
+    return f"{name}({', '.join(repr(a) for a in args)})"
+
+
 def check_stale_moments(
     fn: Callable[[list[tuple[str, str]]], Any],
     *,
@@ -332,11 +609,25 @@ def check_stale_moments(
     n: int = 3_000,
     actions: Sequence[str] = BASIC_ACTIONS,
 ) -> None:
-    """Grade ``fn(schedule) -> list[int]`` on ``n`` seeded random schedules using ``actions``.
+    """Grade ``fn(schedule) -> list[int]``: scripted schedules, then ``n`` seeded random ones.
 
-    Ground truth is the library's own model of the schedule vocabulary; results are compared by
-    type and value (a ``list`` of ``int``). A failure is shrunk to the shortest schedule that still
-    fails and reported with the model's DB and cache value at every step.
+    Rules checked exactly (each by a scripted schedule that reaches it, and by the sweep):
+
+    * the answer is a plain ``list`` of ``int`` step indexes (0-based), increasing, each once;
+    * it lists exactly the steps right after which the cache is stale (holds a value that differs
+      from the DB's committed value) and right before which it was not;
+    * the vocabulary's semantics: the DB and replica start at 0, the cache empty; each
+      ``write_db`` writes the next fresh integer in schedule order (rolled-back ones included);
+      an actor holds the last value it read or wrote, ``read_cache`` on an empty cache changes
+      nothing; ``set_cache`` stores what the actor holds, ``delete_cache`` empties; inside a
+      transaction a write is uncommitted until ``commit`` (the last write commits), ``rollback``
+      drops it, ``read_db`` by the same actor sees it and other actors do not; ``replicate``
+      copies the committed value, ``read_replica`` reads the replica.
+
+    Ground truth is the library's own model of the vocabulary. A failing random schedule is
+    shrunk to the shortest one that still fails; the report shows it with the model's DB and cache
+    value at every step and the exact call that replays it. The seed printed is ``seed`` (the
+    sweep is deterministic for it).
     """
     started = time.perf_counter()
     borrowed = grader_internals_used(fn)
@@ -346,153 +637,261 @@ def check_stale_moments(
             f"stale_moments calls the grader's private model ({', '.join(borrowed)}); the exercise "
             "is to work out from the schedule yourself when the cache goes stale",
         )
+    what = "stale_moments(schedule)"
+
+    def answer(schedule: list[tuple[str, str]]) -> tuple[Any, str | None]:
+        """The learner's answer, or what it raised (NotImplementedError stops the check)."""
+        try:
+            return fn([tuple(s) for s in schedule]), None
+        except NotImplementedError:
+            raise _Stub() from None
+        except Exception as exc:  # judged like a wrong answer: shrunk, then reported
+            return None, f"{type(exc).__name__}: {exc}"
 
     def run_case(schedule: list[tuple[str, str]]) -> str | None:
-        got = call(
-            fn,
-            [tuple(s) for s in schedule],
-            what="stale_moments(schedule)",
-            schedule=[f"{a}: {b}" for a, b in schedule],
+        got, raised = answer(schedule)
+        if raised:
+            return f"raised {raised}"
+        return _shape_problem(got, _truth_stale_moments(schedule))
+
+    def report(case: list[tuple[str, str]], rule: str | None) -> None:
+        expected = _truth_stale_moments(case)
+        got, raised = answer(case)
+        problem = run_case(case) or ""
+        where = (
+            f"rule: {rule}"
+            if rule
+            else f"found by the random sweep of seed={seed} (n={n}), shrunk to its shortest form"
         )
-        expected = _truth_stale_moments(schedule)
-        if not same_value(got, expected):
-            return f"expected {expected!r}, got {got!r}"
-        return None
+        kw: dict[str, Any] = dict(
+            seed=None if rule else seed,
+            schedule=[f"{a}: {b}" for a, b in case],
+            trace=_model_trace(case),
+            highlight={i: "stale from here" for i in expected},
+            replay=_replay_call("stale_moments", [tuple(s) for s in case]),
+        )
+        if raised:
+            fail("your code raised an exception", f"{what} raised {raised} ({where})", **kw)
+        if problem.startswith(("must", "items")):
+            said = problem
+        else:
+            said = (
+                "does not list exactly the steps right after which the cache is stale (holds a "
+                "value that differs from the DB's committed value) and right before which it was "
+                "not"
+            )
+        fail(
+            "wrong stale moments",
+            f"{what} {said} ({where}); steps are numbered from 0",
+            expected=expected,
+            got=got,
+            **kw,
+        )
 
-    found = sweep(n, seed, lambda rng: random_schedule(rng, actions=actions), run_case)
-    if found is None:
-        passed("stale_moments matches the model", n, started)
-        return
-    case, _msg, case_seed = found
-    case, _msg = shrink(case, run_case, _shorter_schedules)
-    expected = _truth_stale_moments(case)
-    got = fn([tuple(s) for s in case])
-    fail(
-        "wrong stale moments",
-        "stale_moments(schedule) does not list the steps at which the cache becomes stale "
-        "(holds a value different from the DB's committed value, having not done so before)",
-        seed=case_seed,
-        schedule=[f"step {i}: {a} {b}" for i, (a, b) in enumerate(case)],
-        expected=expected,
-        got=got,
-        trace=_model_trace(case, seed=case_seed),
-        highlight={i: "stale from here" for i in expected},
-        replay=f"random_schedule(random.Random({case_seed}), actions={tuple(actions)!r})",
-    )
+    scripted = _scripted(actions)
+    try:
+        for rule, sched in scripted:
+            if run_case(sched):
+                report(sched, rule)
+        found = sweep(n, seed, lambda rng: random_schedule(rng, actions=actions), run_case)
+        if found is not None:
+            case, _msg, _case_seed = found
+            case, _msg = shrink(case, run_case, _shorter_schedules)
+            report(case, None)
+    except _Stub:
+        fail(
+            "not implemented yet",
+            f"{what} raised NotImplementedError: replace the `raise NotImplementedError()` line "
+            "with your code",
+        )
+    passed("stale_moments matches the model", len(scripted) + n, started)
 
 
-def _figure_report(fig: Any, schedule: list[tuple[str, str]]) -> tuple[set[str], list[float]]:
-    """What a figure shows: every text on it, and the time coordinates of its 'stale' markers.
+class _Stub(Exception):
+    """Learner code raised NotImplementedError: the check stops with one short verdict."""
 
-    A marker is a text on an axes (``ax.text`` or ``ax.annotate``, not a title) containing the word
-    "stale", placed in data coordinates; its time coordinate is the y of the point it annotates
-    (``xy`` of an annotation, the position of a plain text).
+
+@exporter("race_figure")
+def _export_race_figure(obj: Any) -> dict[str, Any]:
+    """What a drawn race shows, as plain data; closes the figure (the checker is done with it).
+
+    ``texts``: every non-empty text on the figure (titles, tick labels, texts, annotations);
+    ``axes_texts``: each text drawn on an axes (``ax.text``/``ax.annotate``) as ``{"text", "y"}``
+    where ``y`` is the time coordinate of the point it marks (``xy`` of an annotation in data
+    coordinates, the position of a plain text in data coordinates), None if it is placed in other
+    coordinates; ``lanes``: the x of each axes text in data coordinates, by text (where lanes are
+    labelled).
     """
+    from matplotlib.figure import Figure
     from matplotlib.text import Annotation, Text
 
-    texts = {t.get_text().strip() for t in fig.findobj(Text)}
-    marks: list[float] = []
-    for ax in fig.axes:
-        for t in ax.texts:
-            if "stale" not in t.get_text().lower():
-                continue
-            if isinstance(t, Annotation):
-                if t.xycoords != "data":
-                    continue
-                marks.append(float(t.xy[1]))
-            elif t.get_transform() == ax.transData:
-                marks.append(float(t.get_position()[1]))
-    del schedule
-    return texts, marks
+    if not isinstance(obj, Figure):
+        return {"figure": False, "type": type(obj).__name__, "repr": repr(obj)[:120]}
+    try:
+        texts = sorted({t.get_text().strip() for t in obj.findobj(Text) if t.get_text().strip()})
+        axes_texts: list[dict[str, Any]] = []
+        lanes: dict[str, list[float]] = {}
+        for ax in obj.axes:
+            for t in ax.texts:
+                text = t.get_text().strip()
+                y: float | None = None
+                x: float | None = None
+                if isinstance(t, Annotation):
+                    if t.xycoords == "data":
+                        x, y = float(t.xy[0]), float(t.xy[1])
+                elif t.get_transform() == ax.transData:
+                    x, y = float(t.get_position()[0]), float(t.get_position()[1])
+                axes_texts.append({"text": text, "y": y})
+                if x is not None:
+                    lanes.setdefault(text, []).append(x)
+        return {
+            "figure": True,
+            "type": type(obj).__name__,
+            "texts": texts,
+            "axes_texts": axes_texts,
+            "lanes": lanes,
+        }
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(obj)
+
+
+# Scripted pictures: unusual actor names, many lanes, a long schedule with a moment at its last
+# step, no moment at all. The random cases add 0, 1 and 2 moments at random places.
+_DRAW_SCRIPTED: list[list[tuple[str, str]]] = [
+    [
+        ("api", "read_cache"),
+        ("api", "read_db"),
+        ("jobs", "write_db"),
+        ("jobs", "delete_cache"),
+        ("api", "set_cache"),
+    ],
+    [
+        (_R, "read_db"),
+        (_R, "set_cache"),
+        (_W, "begin"),
+        (_W, "write_db"),
+        (_W, "commit"),
+        (_W, "delete_cache"),
+        ("reader2", "read_replica"),
+        ("reader2", "set_cache"),
+        ("replica", "replicate"),
+        (_R, "read_replica"),
+        (_R, "set_cache"),
+        (_W, "write_db"),
+        ("writer2", "read_db"),
+        ("writer2", "set_cache"),
+        (_W, "delete_cache"),
+        ("reader2", "set_cache"),
+    ],
+    [("solo", "write_db"), ("solo", "read_db"), ("solo", "set_cache")],
+]
 
 
 def check_draw_race(
-    fn: Callable[[list[tuple[str, str]]], Any], *, seed: int = 0, n: int = 8
+    fn: Callable[[list[tuple[str, str]], list[int]], Any], *, seed: int = 0, n: int = 8
 ) -> None:
-    """Grade ``fn(schedule) -> Figure`` on ``n`` seeded schedules (with 0, 1 and 2 stale moments).
+    """Grade ``fn(schedule, moments) -> Figure`` on scripted and ``n`` seeded schedules.
 
-    The figure passes when it is a matplotlib ``Figure``; every actor's name is a text on it (one
-    lane per actor); and for each moment the cache becomes stale there is a text containing "stale"
-    whose time coordinate is within 0.5 of ``step + 1`` (step ``i`` drawn at ``y = i + 1``, as
-    :func:`gotchalab.draw_timeline` draws a trace whose event ``i`` has time ``i + 1``), and no
-    such text anywhere else.
+    ``moments`` is always the *true* list of stale moments (from the model), so this grades the
+    drawing alone. Rules checked exactly, on every case:
+
+    * ``fn`` returns a matplotlib ``Figure``;
+    * every actor's name is a text on it (one lane per actor, labelled with its name);
+    * for each index ``i`` in ``moments`` a text on the axes containing "stale" (any case) marks
+      time ``y = i + 1`` (within 0.5: an ``ax.text`` placed there, or an ``ax.annotate`` whose
+      ``xy`` is there, in data coordinates);
+    * no other text on the axes contains "stale" (titles may).
+
+    The figure is read through ``export(fig, "race_figure")`` (plain data), then closed.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.figure import Figure
-
     started = time.perf_counter()
     rng = random.Random(seed)
     # Mix schedules by how many stale moments they have, so both "mark it" and "mark nothing
     # else" are tested on every run.
     wanted = [k % 3 for k in range(n)]
-    cases: list[list[tuple[str, str]]] = []
+    cases: list[list[tuple[str, str]]] = list(_DRAW_SCRIPTED)
     tries = 0
     while wanted and tries < 20_000:
         tries += 1
         s = random_schedule(
-            rng, actions=tuple(ACTIONS) if tries % 2 else BASIC_ACTIONS, min_len=4, max_len=8
+            rng, actions=tuple(ACTIONS) if tries % 2 else BASIC_ACTIONS, min_len=4, max_len=9
         )
         k = len(_truth_stale_moments(s))
         if k in wanted:
             wanted.remove(k)
             cases.append(s)
-    for case_no, case in enumerate(cases):
-        shown = [f"step {i}: {a} {b}" for i, (a, b) in enumerate(case)]
-        fig = call(
-            fn, [tuple(s) for s in case], what="draw_race(schedule)", seed=seed, schedule=shown
-        )
-        try:
-            if not isinstance(fig, Figure):
-                fail(
-                    "not a figure",
-                    f"draw_race must return a matplotlib Figure, got {type(fig).__name__}: {fig!r}",
-                    seed=seed,
-                    schedule=shown,
-                )
-            texts, marks = _figure_report(fig, case)
-        finally:
-            if isinstance(fig, Figure):
-                plt.close(fig)
-        actors = list(dict.fromkeys(a for a, _ in case))
-        missing = [a for a in actors if a not in texts]
+    for case in cases:
         truth = _truth_stale_moments(case)
+        shown = [f"{a}: {b}" for a, b in case]
+        replay_call = _replay_call("draw_race", [tuple(s) for s in case], truth)
+        try:
+            fig = fn([tuple(s) for s in case], list(truth))
+        except NotImplementedError:
+            fail(
+                "not implemented yet",
+                "draw_race(schedule, moments) raised NotImplementedError: replace the "
+                "`raise NotImplementedError()` line with your code",
+            )
+        except Exception as exc:
+            fail(
+                "your code raised an exception",
+                f"draw_race(schedule, {truth!r}) raised {type(exc).__name__}: {exc}"
+                + _learner_line(exc),
+                seed=seed,
+                schedule=shown,
+                replay=replay_call,
+            )
+        data = export(fig, "race_figure")
+        common: dict[str, Any] = dict(seed=seed, schedule=shown, replay=replay_call)
+        if not data["figure"]:
+            fail(
+                "not a figure",
+                f"draw_race must return a matplotlib Figure, got {data['type']}: {data['repr']}",
+                **common,
+            )
+        actors = list(dict.fromkeys(a for a, _ in case))
+        missing = [a for a in actors if a not in data["texts"]]
+        marks = [t["y"] for t in data["axes_texts"] if "stale" in t["text"].lower()]
         want_y = [i + 1.0 for i in truth]
         unmarked = [
             i
             for i, y in zip(truth, want_y, strict=True)
-            if not any(abs(m - y) <= 0.5 for m in marks)
+            if not any(m is not None and abs(m - y) <= 0.5 for m in marks)
         ]
-        extra = [m for m in marks if not any(abs(m - y) <= 0.5 for y in want_y)]
+        extra = [m for m in marks if m is None or not any(abs(m - y) <= 0.5 for y in want_y)]
         problem = None
         if missing:
             problem = (
                 "no lane per actor",
-                f"the figure has no label for actor(s) {missing}; "
-                "draw one lane per actor, labelled with its name",
+                f"the figure has no text naming actor(s) {missing}; draw one lane per actor, "
+                "labelled with its name",
             )
         elif unmarked:
             problem = (
                 "stale moment not marked",
-                f"no text containing 'stale' at step(s) "
-                f"{unmarked} (y = step + 1), where the cache becomes stale",
+                f"no text containing 'stale' on the axes at step(s) {unmarked} "
+                f"(y = step + 1 = {[i + 1 for i in unmarked]}) of moments={truth}",
             )
         elif extra:
+            where = ", ".join(
+                "not in data coordinates" if m is None else f"y = {m:g}" for m in extra
+            )
             problem = (
                 "stale marked where it is not",
-                f"text containing 'stale' at y = {extra}, "
-                f"but the cache becomes stale only at y = {want_y}",
+                f"a text containing 'stale' on the axes at {where}, but moments={truth} puts "
+                f"marks only at y = {[i + 1 for i in truth]}",
             )
         if problem:
             fail(
                 problem[0],
                 problem[1],
-                seed=seed,
-                schedule=shown,
-                expected={"stale steps": truth},
-                got={"marker y": marks},
-                trace=_model_trace(case, seed=seed),
+                expected={"marks at y": [i + 1 for i in truth], "lanes": actors},
+                got={"marks at y": marks, "texts": data["texts"]},
+                trace=_model_trace(case),
                 highlight={i: "stale from here" for i in truth},
-                replay=f"case {case_no} of check_draw_race(draw_race, seed={seed}, n={n})",
+                **common,
             )
     passed("draw_race marks every stale moment", len(cases), started)
 

@@ -1,7 +1,6 @@
 """stale_moments off by one: it reports the step after the one that made the cache stale."""
 # expect-fail: stale_moments_cache_aside
 # expect-fail: stale_moments_transactions_and_replicas
-# expect-fail: draw_race_marks_stale_moment
 # %% edit: stale_moments
 # replace:
 #     """Indexes of the steps right after which the cache is stale and right before which it was not.
