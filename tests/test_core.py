@@ -270,9 +270,11 @@ def test_call_turns_not_implemented_into_a_category():
         raise NotImplementedError()
 
     with pytest.raises(CheckFailure) as info:
-        call(stub, what="LamportClock.tick()", seed=3)
+        call(stub, what="LamportClock.tick()", seed=3, schedule=["a", "b"])
     assert info.value.category == "not implemented yet"
-    assert "seed: 3" in str(info.value)
+    # Once and plainly: no seed, schedule or picture for code that does not exist yet.
+    assert info.value.seed is None and not info.value.schedule and info.value.trace is None
+    assert "LamportClock.tick()" in str(info.value)
 
 
 def test_call_names_the_learners_exception():
@@ -359,11 +361,13 @@ def test_grader_internals_used_sees_calls_aliases_and_methods():
     assert grader_internals_used(Learner) == ["alias (= gotchalab.trace._describe)"]
 
 
-def test_a_stub_failing_inside_a_sweep_names_the_case_seed():
-    def stub(_case):
-        raise NotImplementedError()
+def test_a_failure_inside_a_sweep_names_the_seed_the_learner_passed():
+    def broken(_case):
+        raise KeyError("x")
 
     with pytest.raises(CheckFailure) as info:
-        sweep(10, 5, lambda rng: rng.random(), lambda case: call(stub, case, what="stub(case)"))
-    assert info.value.category == "not implemented yet"
-    assert info.value.seed == 5 * 1_000_003
+        sweep(10, 5, lambda rng: rng.random(), lambda case: call(broken, case, what="f(case)"))
+    assert info.value.category == "your code raised an exception"
+    # The sweep's own seed, which the learner can pass back to the visible call, never a
+    # derived per-case seed that no call accepts.
+    assert info.value.seed == 5

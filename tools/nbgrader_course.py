@@ -41,6 +41,8 @@ c.CourseDirectory.feedback_directory = "feedback"
 c.CourseDirectory.db_url = "sqlite:///{root}/gradebook.db"
 c.ExecutePreprocessor.timeout = 120
 c.Execute.timeout = 120
+from gotchalab.feedback import configure as _feedback
+_feedback(c)
 """
 
 

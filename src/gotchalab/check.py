@@ -138,8 +138,8 @@ def show(fig) -> None:
         plt.close(fig)
 
 
-# The seed of the case a sweep is running, so that a failure raised from inside a case (learner
-# code that raises, say) names the seed even where the check did not pass it along.
+# The seed of the sweep being run, so that a failure raised from inside a case (learner code that
+# raises, say) names the seed the learner can pass back, even where the check did not pass it.
 _CASE_SEED: contextvars.ContextVar[int | None] = contextvars.ContextVar("case_seed", default=None)
 
 
@@ -151,6 +151,9 @@ def fail(category: str, what: str, **kw: Any) -> NoReturn:
     if kw.get("seed") is None and _CASE_SEED.get() is not None:
         kw["seed"] = _CASE_SEED.get()
     err = CheckFailure(category, what, **kw)
+    if _in_ipython():
+        # The verdict first: one line above the picture, the full report in the error below.
+        print(f"✗ [{category}] {what.splitlines()[0] if what else ''}", flush=True)
     try:
         show(err.figure())
     except Exception as draw_error:  # a picture must never hide the verdict
@@ -168,12 +171,12 @@ def call(fn: Callable[..., Any], *args: Any, what: str, **kw: Any) -> Any:
     try:
         return fn(*args)
     except NotImplementedError:
-        fail(
+        # Once, plainly: no schedule, picture or seed for code that does not exist yet.
+        raise CheckFailure(
             "not implemented yet",
             f"{what} raised NotImplementedError: replace the "
             "`raise NotImplementedError()` line with your code",
-            **kw,
-        )
+        ) from None
     except CheckFailure:
         raise
     except Exception as exc:
@@ -230,7 +233,8 @@ def sweep(
         raise ValueError(f"sweep needs n >= 1 cases, got {n}")
     for k in range(n):
         case_seed = seed * 1_000_003 + k
-        token = _CASE_SEED.set(case_seed)
+        # A failure inside the case reports the sweep's seed: the one the learner can pass back.
+        token = _CASE_SEED.set(seed)
         try:
             case = make_case(random.Random(case_seed))
             msg = run_case(case)
@@ -410,3 +414,39 @@ def beside(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     if session is None:
         return fn(*args, **kw)
     return session.libcall(fn, args, kw)
+
+
+# -- how a failure shows in Jupyter ---------------------------------------------------------------
+
+
+def _in_ipython() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
+
+
+def _verdict_traceback(
+    shell: Any, etype: type, evalue: BaseException, tb: Any, tb_offset: Any = None
+) -> list[str]:
+    """IPython shows a failing check as its report alone: no library frames, and no line of the
+    test cell (which, when nbgrader grades, holds the hidden tests)."""
+    text = evalue.report() if isinstance(evalue, CheckFailure) else str(evalue)
+    lines = text.splitlines() or [""]
+    return [f"\x1b[1;31m{etype.__name__}\x1b[0m: {lines[0]}", *lines[1:]]
+
+
+def _install_display() -> None:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None or getattr(shell, "_gotchalab_verdicts", False):
+        return
+    shell.set_custom_exc((CheckFailure,), _verdict_traceback)
+    shell._gotchalab_verdicts = True
+
+
+_install_display()
