@@ -14,7 +14,7 @@ CHAPTERS := $(notdir $(wildcard solutions/[0-9][0-9]-*))
 STAMP := $(VENV)/.installed-stamp
 VENDOR := book/_static/vendor/.stamp
 
-.PHONY: help setup book test lint unit browser release release-check lab bench clean
+.PHONY: help setup book test lint unit browser release release-check lab bench mutate clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -65,6 +65,9 @@ lab: setup ## open the course in JupyterLab
 
 bench: setup ## measure grading latency and exploration throughput (prints ratios)
 	$(PY) tools/bench.py
+
+mutate: setup ## mechanical mutants of every solution cell vs the graders (about 10 min)
+	$(PY) tools/mutate.py
 
 clean: ## remove build outputs (keeps .venv)
 	rm -rf _build .pytest_cache .ruff_cache .hypothesis gradebook.db autograded submitted feedback

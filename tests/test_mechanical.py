@@ -1,0 +1,34 @@
+"""Mechanical mutants of every solution cell are killed by the graders, or explained.
+
+For each chapter, ``tools/mutate.py`` makes one-change mutants of the solution cells (flipped
+comparisons, changed constants, removed statements, dropped ``finally``/``rollback()``, ...) and
+runs each through the notebook's graded cells in a fresh process, with nbgrader's semantics. A
+survivor passes only if ``tests/mechanical/<slug>.toml`` lists it as equivalent, with the reason
+it cannot change what the instructions specify; an unexplained survivor is a grader gap and fails
+the test (``tests/mechanical/SURVIVORS.md`` tracks the known ones). The score line of each chapter
+goes to the closing summary.
+
+The sweep over the four chapters takes about ten minutes on the 2-core machine (``--jobs 2``).
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import SUMMARY
+from mutate import chapters, sweep
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("slug", chapters())
+def test_mechanical_mutants_are_killed_or_explained(slug):
+    result = sweep(slug, jobs=2)
+    SUMMARY.append(result.score_line())
+    assert not result.baseline.killed, (
+        f"{slug}: the unmutated solution fails in the fast runner "
+        f"({result.baseline.by}: {result.baseline.error})"
+    )
+    assert result.verdicts, f"{slug}: no mutants generated"
+    problems = [f"unexplained survivor: {s}" for s in result.unexplained]
+    problems += [f"stale entry in tests/mechanical/{slug}.toml: {s}" for s in result.stale]
+    assert not problems, f"{result.score_line()}\n" + "\n".join(problems)
