@@ -1,15 +1,33 @@
 """The graders are proven through a real ``nbgrader autograde`` run, per chapter.
 
 In a temporary course: the instructor's solution scores full marks, the released stub scores zero,
-and every known-buggy implementation (mutant, ``tests/mutants/<chapter>/``) loses points, in
-particular on the cells its ``# expect-fail:`` lines name. The mutation score is printed at the end.
+and every known-buggy implementation loses points: the project's own mutants
+(``tests/mutants/<chapter>/``, on the cells their ``# expect-fail:`` lines name) and the mutants
+written from the released notebook alone by someone who never read the graders
+(``tests/independent_mutants/<chapter>/``). Both mutation scores are printed at the end.
+
+The authoritative grade (``python -m gotchalab.grading``) must give every honest submission (the
+solution, the release, partial solutions and the project's mutants) the same points per cell as
+nbgrader, and the feedback pages must show no hidden test, hidden seed, library frame or path.
 """
 
 from __future__ import annotations
 
+import html
+import re
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
-from conftest import SUMMARY
-from nbgrader_course import Course, chapters, load_mutants, solution_sources
+from conftest import ROOT, SUMMARY
+from nbgrader_course import (
+    INDEPENDENT_MUTANTS,
+    Course,
+    chapters,
+    load_mutants,
+    solution_sources,
+)
+
+from gotchalab.grading import cell_source, hidden_lines, nbgrader_meta, regrade_notebook
 
 pytestmark = pytest.mark.slow
 CHAPTERS = chapters()
@@ -22,24 +40,39 @@ def graded(request, tmp_path_factory):
     course.generate()
     course.submit("solution", cells={})
     course.submit("release", cells=None)
-    mutants = load_mutants(slug)
     solution = solution_sources(course.source_nb)
+    stubs = course.release_sources()
+    # A partial solution: every exercise done but one, left as released.
+    for gid in solution:
+        course.submit(f"partial-without-{gid}", {gid: stubs[gid]})
+    mutants = load_mutants(slug)
     for m in mutants:
         course.submit(f"mutant-{m.name}", m.sources(solution))
+    independent = load_mutants(slug, INDEPENDENT_MUTANTS)
+    for m in independent:
+        course.submit(f"independent-{m.name}", m.sources(solution))
     course.autograde()
     course.feedback()
     results = {s: course.scores(s) for s in course.students}
-    killed = [
-        m
-        for m in mutants
-        if sum(v[0] for v in results[f"mutant-{m.name}"].values())
-        < sum(v[1] for v in results[f"mutant-{m.name}"].values())
-    ]
+
+    def killed(prefix, ms):
+        return [
+            m
+            for m in ms
+            if _total(results[f"{prefix}-{m.name}"])[0] < _total(results[f"{prefix}-{m.name}"])[1]
+        ]
+
+    own, ind = killed("mutant", mutants), killed("independent", independent)
     SUMMARY.append(
-        f"{slug}: mutation score {len(killed)}/{len(mutants)} "
-        f"({', '.join(m.name for m in mutants if m not in killed) or 'every mutant loses points'})"
+        f"{slug}: hand-written mutants (project) {len(own)}/{len(mutants)}; "
+        f"independent (from the release alone) {len(ind)}/{len(independent)}"
+        + (
+            f"; surviving: {', '.join(m.name for m in independent if m not in ind)}"
+            if len(ind) < len(independent)
+            else ""
+        )
     )
-    return course, mutants, results
+    return course, mutants, independent, results
 
 
 def _total(scores: dict[str, tuple[float, float]]) -> tuple[float, float]:
@@ -47,7 +80,7 @@ def _total(scores: dict[str, tuple[float, float]]) -> tuple[float, float]:
 
 
 def test_solution_gets_full_marks(graded):
-    course, _, results = graded
+    course, _, _, results = graded
     scores = results["solution"]
     assert scores, f"{course.slug}: no graded cells found"
     lost = {gid: s for gid, s in scores.items() if s[0] != s[1]}
@@ -55,7 +88,7 @@ def test_solution_gets_full_marks(graded):
 
 
 def test_release_gets_zero(graded):
-    course, _, results = graded
+    course, _, _, results = graded
     scores = results["release"]
     got, full = _total(scores)
     assert full > 0
@@ -63,13 +96,22 @@ def test_release_gets_zero(graded):
     assert got == 0, f"{course.slug}: the released stub earns points on {earned}"
 
 
+def test_partial_solutions_earn_partial_credit(graded):
+    course, _, _, results = graded
+    for student, scores in results.items():
+        if student.startswith("partial-without-"):
+            got, full = _total(scores)
+            assert 0 < got < full, f"{student}: {got}/{full}"
+
+
 def test_chapter_has_enough_mutants(graded):
-    course, mutants, _ = graded
+    course, mutants, independent, _ = graded
     assert len(mutants) >= 5, f"{course.slug}: {len(mutants)} mutants, at least 5 expected"
+    assert len(independent) >= 10, f"{course.slug}: {len(independent)} independent mutants"
 
 
 def test_every_mutant_loses_its_expected_points(graded):
-    course, mutants, results = graded
+    course, mutants, _, results = graded
     problems = []
     for m in mutants:
         scores = results[f"mutant-{m.name}"]
@@ -85,20 +127,88 @@ def test_every_mutant_loses_its_expected_points(graded):
     assert not problems, f"{course.slug}:\n" + "\n".join(problems)
 
 
+def test_every_independent_mutant_loses_points(graded):
+    """Written from the release alone: the cell they expected may differ, but each loses points."""
+    course, _, independent, results = graded
+    full_marks = [
+        f"{m.name}: {m.doc}"
+        for m in independent
+        if _total(results[f"independent-{m.name}"])[0]
+        >= _total(results[f"independent-{m.name}"])[1]
+    ]
+    assert not full_marks, f"{course.slug}: full marks for\n" + "\n".join(full_marks)
+
+
 def test_feedback_tells_the_learner_what_is_missing(graded):
-    course, _, _ = graded
-    html = course.root / "feedback" / "release" / course.slug / f"{course.slug}.html"
-    assert html.is_file(), f"no feedback generated at {html}"
-    text = html.read_text()
-    assert "not implemented yet" in text, "release feedback should say the stub is not implemented"
+    course, _, _, _ = graded
+    html_path = course.root / "feedback" / "release" / course.slug / f"{course.slug}.html"
+    assert html_path.is_file(), f"no feedback generated at {html_path}"
+    assert "not implemented yet" in html_path.read_text()
 
 
-def test_fresh_process_regrade_agrees_with_nbgrader(graded):
-    """The tamper-resistant re-grade gives the same points as nbgrader on honest submissions."""
-    from gotchalab.grading import regrade
+def _page_text(path) -> str:
+    text = re.sub(r"<style.*?</style>|<script.*?</script>", "", path.read_text(), flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
 
-    course, _, results = graded
-    for student in ("solution", "release"):
-        sub = course.root / "submitted" / student / course.slug / f"{course.slug}.ipynb"
-        got = {r.grade_id: r.points for r in regrade(course.source_nb, sub)}
-        assert got == {gid: s[0] for gid, s in results[student].items()}, student
+
+def test_feedback_leaks_no_hidden_test_seed_frame_or_path(graded):
+    course, _, _, results = graded
+    import json
+
+    source = json.loads(course.source_nb.read_text())
+    hidden, secret_seeds = [], set()
+    for c in source["cells"]:
+        if nbgrader_meta(c).get("grade"):
+            src = cell_source(c)
+            lines = hidden_lines(src)
+            hidden.extend(lines)
+            visible = set(re.findall(r"seed\s*=\s*(\d+)", src.split("### BEGIN HIDDEN TESTS")[0]))
+            secret_seeds |= (
+                {s for line in lines for s in re.findall(r"seed\s*=\s*(\d+)", line)}
+                - visible
+                - {"0"}
+            )
+    assert hidden, "no hidden tests to look for"
+    pages = sorted((course.root / "feedback").glob(f"*/{course.slug}/{course.slug}.html"))
+    assert len(pages) == len(results)
+    leaks = []
+    for page in pages:
+        text = _page_text(page)
+        leaks += [f"{page.parent.parent.name}: hidden line {h!r}" for h in hidden if h in text]
+        for s in secret_seeds:
+            if re.search(rf"\bseed\s*[:=]\s*{s}\b", text):
+                leaks.append(f"{page.parent.parent.name}: hidden seed {s}")
+        for marker in ("site-packages", "Traceback (most recent call last)", str(ROOT)):
+            if marker in text:
+                leaks.append(f"{page.parent.parent.name}: {marker!r}")
+    assert not leaks, f"{course.slug}:\n" + "\n".join(leaks[:30])
+
+
+def test_authoritative_grade_agrees_with_nbgrader_on_honest_submissions(graded):
+    """Same points per cell from the judge as from nbgrader: solution, release, partial
+    solutions and the project's own mutants."""
+    course, mutants, _, results = graded
+    honest = ["solution", "release"] + [s for s in results if s.startswith("partial-")]
+    honest += [f"mutant-{m.name}" for m in mutants]
+
+    def grade(student):
+        res = regrade_notebook(course.source_nb, course.submission(student))
+        return student, {c.grade_id: c.points for c in res.cells}, res
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        graded_here = list(pool.map(grade, honest))
+    differ = []
+    for student, points, res in graded_here:
+        want = {gid: s[0] for gid, s in results[student].items()}
+        if points != want:
+            detail = {
+                gid: (
+                    want.get(gid),
+                    points.get(gid),
+                    next((c.error or "")[:200] for c in res.cells if c.grade_id == gid),
+                )
+                for gid in want
+                if want.get(gid) != points.get(gid)
+            }
+            differ.append(f"{student}: nbgrader vs judge {detail}")
+    assert not differ, f"{course.slug}:\n" + "\n".join(differ)

@@ -23,12 +23,21 @@ from pathlib import Path
 
 from gotchalab.grading import cell_source, nbgrader_meta, strip_markers
 
-__all__ = ["Course", "Mutant", "chapters", "load_mutants", "solution_sources", "strip_markers"]
+__all__ = [
+    "Course",
+    "Mutant",
+    "chapters",
+    "load_mutants",
+    "solution_sources",
+    "strip_markers",
+    "INDEPENDENT_MUTANTS",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 EXERCISES = ROOT / "exercises"
 MUTANTS = ROOT / "tests" / "mutants"
+INDEPENDENT_MUTANTS = ROOT / "tests" / "independent_mutants"
 
 _CONFIG = """\
 c = get_config()  # noqa: F821
@@ -117,10 +126,12 @@ def _parse_edit(body: str, where: str) -> list[tuple[str, str]]:
     return [(_uncomment(texts[i]), _uncomment(texts[i + 1])) for i in range(0, len(texts), 2)]
 
 
-def load_mutants(slug: str) -> list[Mutant]:
-    """Parse ``tests/mutants/<slug>/*.py`` (format in CONTRIBUTING.md)."""
+def load_mutants(slug: str, root: Path = MUTANTS) -> list[Mutant]:
+    """Parse ``<root>/<slug>/*.py`` (format in CONTRIBUTING.md); ``root`` defaults to the
+    project's own ``tests/mutants``; ``INDEPENDENT_MUTANTS`` holds those written from the release
+    alone."""
     out = []
-    for path in sorted((MUTANTS / slug).glob("*.py")):
+    for path in sorted((root / slug).glob("*.py")):
         text = path.read_text()
         doc_match = re.match(r'\s*"""(.*?)"""', text, re.DOTALL)
         if not doc_match:
@@ -218,6 +229,18 @@ class Course:
         dest.write_text(json.dumps(nb, indent=1))
         self.students.append(student)
         return dest
+
+    def release_sources(self) -> dict[str, str]:
+        """``grade_id -> source`` of the release's solution cells (the stubs)."""
+        nb = json.loads(self.release_nb.read_text())
+        return {
+            nbgrader_meta(c)["grade_id"]: cell_source(c)
+            for c in nb["cells"]
+            if nbgrader_meta(c).get("solution")
+        }
+
+    def submission(self, student: str) -> Path:
+        return self.root / "submitted" / student / self.slug / f"{self.slug}.ipynb"
 
     def autograde(self) -> None:
         self.nbgrader("autograde", self.slug, "--force")
