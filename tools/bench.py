@@ -180,6 +180,37 @@ def bench_services() -> None:
     )
 
 
+def bench_authoritative(slugs: list[str]) -> None:
+    """Seconds per notebook: plain ``nbgrader autograde`` against the authoritative grade (judge
+    + sandboxed learner process), on the same two submissions (the solution and the release)."""
+    import tempfile
+
+    from nbgrader_course import Course
+
+    from gotchalab.grading import regrade_notebook
+
+    print("\nauthoritative grade vs nbgrader autograde (seconds per notebook, same submissions)")
+    print(f"  {'chapter':<32} {'who':<9} {'nbgrader':>9} {'judge':>8} {'ratio':>7}")
+    for slug in slugs:
+        with tempfile.TemporaryDirectory(prefix="gotchas-bench-") as tmp:
+            course = Course.create(Path(tmp) / slug, slug)
+            course.generate()
+            for who, cells in (("solution", {}), ("release", None)):
+                course.submit(who, cells=cells)
+            t0 = time.perf_counter()
+            course.autograde()
+            per_nb = (time.perf_counter() - t0) / 2
+            for who in ("solution", "release"):
+                t0 = time.perf_counter()
+                res = regrade_notebook(course.source_nb, course.submission(who))
+                took = time.perf_counter() - t0
+                print(
+                    f"  {slug:<32} {who:<9} {per_nb:9.1f} {took:8.1f} {took / per_nb:6.1f}x"
+                    f"   ({res.points:g}/{res.max_points:g}; {res.isolation})"
+                )
+    print("  (nbgrader: one autograde run of both notebooks, halved)")
+
+
 def main(argv: list[str]) -> int:
     known = chapters()
     slugs = argv or known
@@ -205,6 +236,7 @@ def main(argv: list[str]) -> int:
     bench_explorer()
     bench_simulator()
     bench_services()
+    bench_authoritative(slugs)
     return 0
 
 
