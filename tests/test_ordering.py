@@ -422,3 +422,258 @@ def test_lww_loses_updates_union_keeps_them() -> None:
     union = o.run_lww(2, merge="union")
     assert lww["lost"] and not union["lost"]
     assert o.run_lww(2, merge="lww")["trace"] == lww["trace"]
+
+
+# -- exact values, copies, combined features, ranges (issue 6) -------------------------------------
+
+
+class LamportStartsAtOne(Lamport):
+    def __init__(self) -> None:
+        self.t = 1
+
+
+class LamportReceiveTwice(Lamport):
+    def receive(self, ts: int) -> int:
+        self.t = max(self.t, ts) + 1
+        return self.tick()
+
+
+class LamportReceiveOnlyTs(Lamport):
+    def receive(self, ts: int) -> int:
+        self.t = ts + 1
+        return self.t
+
+
+@pytest.mark.parametrize(
+    ("check", "impl", "category"),
+    [
+        (o.check_lamport_monotonic, LamportStartsAtOne, "first event is not 1"),
+        (o.check_lamport_receive_takes_max, LamportReceiveTwice, o._AMBIGUOUS),
+        (o.check_lamport_receive_takes_max, LamportReceiveOnlyTs, "receive ignored its own clock"),
+    ],
+)
+def test_lamport_exact_values(check, impl, category: str) -> None:
+    err = _category(check, impl, cases=50)
+    assert err.category == category, err.report()
+    if impl is not LamportReceiveOnlyTs:
+        # These keep every inequality: only the exact values give them away.
+        o.check_lamport_respects_causality(impl, cases=100)
+
+
+class VectorAliased(Vector):
+    def tick(self) -> dict[str, int]:
+        self.v[self.node] += 1
+        return self.v
+
+
+class VectorAdoptsTs(Vector):
+    def receive(self, ts: dict[str, int]) -> dict[str, int]:
+        for k, c in self.v.items():
+            ts[k] = max(ts[k], c)
+        self.v = ts
+        return self.tick()
+
+
+class VectorReceiveNotCounted(Vector):
+    def receive(self, ts: dict[str, int]) -> dict[str, int]:
+        for k, c in ts.items():
+            self.v[k] = max(self.v[k], c)
+        return dict(self.v)
+
+
+class VectorStartsAtOne(Vector):
+    def __init__(self, node: str, nodes: list[str]) -> None:
+        super().__init__(node, nodes)
+        self.v = dict.fromkeys(nodes, 1)
+
+
+class VectorEatsNodes(Vector):
+    def __init__(self, node: str, nodes: list[str]) -> None:
+        super().__init__(node, nodes)
+        nodes.remove(node)
+
+
+def any_smaller_compare(a: dict[str, int], b: dict[str, int]) -> str:
+    if a == b:
+        return "equal"
+    return "before" if any(a[k] < b[k] for k in a) else "after"
+
+
+@pytest.mark.parametrize(
+    ("impl", "category"),
+    [
+        (VectorAliased, "vector clock shares a dict with its caller"),
+        (VectorAdoptsTs, "vector clock shares a dict with its caller"),
+        (VectorEatsNodes, "vector clock shares a dict with its caller"),
+        (VectorReceiveNotCounted, "receive did not add one to the node's own entry"),
+        (VectorStartsAtOne, "vector clock did not start at all zeros"),
+    ],
+)
+def test_vector_exact_values_and_copies(impl, category: str) -> None:
+    err = _category(o.check_vector_clock_orders_causal, impl, vcompare, cases=50)
+    assert err.category == category, err.report()
+
+
+def test_vector_compare_scripted_pairs() -> None:
+    err = _category(o.check_vector_clock_detects_concurrency, Vector, any_smaller_compare, cases=5)
+    assert err.category == "called concurrent events ordered"
+    assert err.replay.startswith("compare({"), err.report()
+
+
+def test_copy_probe_runs_beside_a_remote_learner() -> None:
+    """In the judge the probes run in the learner's process, through check.beside."""
+    calls = []
+
+    class Session:
+        def libcall(self, fn, args, kw):
+            calls.append(fn.__name__)
+            return fn(*[a.real if isinstance(a, Remote) else a for a in args], **kw)
+
+    class Remote:
+        __gotchalab_remote__ = True
+        __gotchalab_session__ = Session()
+
+        def __init__(self, real) -> None:
+            self.real = real
+
+        def __call__(self, *args):
+            return self.real(*args)
+
+    o.check_vector_clock_orders_causal(Remote(Vector), vcompare, cases=20)
+    err = _category(o.check_vector_clock_orders_causal, Remote(VectorAliased), vcompare, cases=20)
+    assert err.category == "vector clock shares a dict with its caller"
+    o.check_partition_stable_across_processes(Remote(crc_partition), keys=50)
+    assert calls == ["_vector_copy_probe", "_vector_copy_probe", "_stability_probe"]
+
+
+class BufferStrictTimeout(Buffer):
+    def tick(self, now: int) -> list:
+        return super().tick(now - 1)
+
+
+class BufferDuplicateRestartsWait(Buffer):
+    def offer(self, seq: int, msg: object, now: int) -> list:
+        if seq >= self.next:
+            self.waiting[seq] = (msg, now)
+        return self.tick(now)
+
+
+class BufferTimesOutFirst(Buffer):
+    def offer(self, seq: int, msg: object, now: int) -> list:
+        out = self.tick(now)
+        return out + super().offer(seq, msg, now)
+
+
+class BufferDlqDescending(Buffer):
+    def tick(self, now: int) -> list:
+        before = len(self.dlq)
+        out = super().tick(now)
+        self.dlq[before:] = sorted(self.dlq[before:], reverse=True)
+        return out
+
+
+class BufferSeconds(Buffer):
+    def __init__(self, gap_timeout: int) -> None:
+        super().__init__(gap_timeout * 1000)
+
+
+class BufferForgetsDeadLetters(Buffer):
+    def offer(self, seq: int, msg: object, now: int) -> list:
+        if seq in self.dlq and seq in self.waiting:
+            return [msg]
+        if seq in self.dlq:
+            self.waiting[seq] = (msg, now)  # parked, then delivered by the next copy
+            return []
+        return super().offer(seq, msg, now)
+
+
+@pytest.mark.parametrize(
+    ("check", "impl", "category"),
+    [
+        (o.check_reorder_buffer_gap_timeout, BufferStrictTimeout, "blocked past the gap timeout"),
+        (
+            o.check_reorder_buffer_gap_timeout,
+            BufferDuplicateRestartsWait,
+            "blocked past the gap timeout",
+        ),
+        (
+            o.check_reorder_buffer_gap_timeout,
+            BufferTimesOutFirst,
+            "dead-lettered a message that arrived",
+        ),
+        (o.check_reorder_buffer_gap_timeout, BufferDlqDescending, "dead-letter queue out of order"),
+        (o.check_reorder_buffer_gap_timeout, BufferSeconds, "blocked past the gap timeout"),
+        (
+            o.check_reorder_buffer_drops_duplicates,
+            BufferForgetsDeadLetters,
+            "delivered a dead-lettered message",
+        ),
+    ],
+)
+def test_buffer_exact_rules(check, impl, category: str) -> None:
+    err = _category(check, impl, cases=20)  # the scripted streams reach each of these
+    assert err.category == category, err.report()
+
+
+def test_buffer_duplicates_with_pending_timeouts_do_not_cost_timing_points() -> None:
+    # The duplicates cell judges "once" only, also on streams with finite timeouts.
+    o.check_reorder_buffer_drops_duplicates(BufferNoTimeout, cases=300)
+    o.check_reorder_buffer_drops_duplicates(BufferStrictTimeout, cases=300)
+
+
+def test_replay_names_the_visible_call_and_reproduces_the_report() -> None:
+    import random
+
+    class OneInFifty(Lamport):
+        def receive(self, ts: int) -> int:
+            self.t = max(self.t, ts) + (2 if ts >= 9 else 1)
+            return self.t
+
+    err = _category(o.check_lamport_receive_takes_max, OneInFifty, seed=4, cases=400)
+    assert err.seed == 4
+    assert err.replay.startswith("check_lamport_receive_takes_max(LamportClock, seed=4, case=")
+    k = int(err.replay.rsplit("case=", 1)[1].rstrip(")"))
+    assert k >= len(o._CLOCK_SCRIPTS), "a seeded case, not a scripted one"
+    env = {"o": o, "LamportClock": OneInFifty}
+    again = _category(lambda: eval("o." + err.replay, env))
+    assert again.report() == err.report()
+    random.seed(0)  # the sweep does not depend on global random state
+    assert _category(lambda: eval("o." + err.replay, env)).report() == err.report()
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        lambda: o.check_lamport_monotonic(Stub),
+        lambda: o.check_vector_clock_orders_causal(Stub, vcompare),
+        lambda: o.check_reorder_buffer_gap_timeout(Stub),
+    ],
+)
+def test_a_stub_fails_once_plainly(check) -> None:
+    err = _category(check)
+    assert err.category == "not implemented yet"
+    assert err.seed is None and not err.schedule and err.trace is None
+
+
+def sum_partition(key: str, n: int) -> int:
+    return sum(key.encode()) % n
+
+
+def prefix_partition(key: str, n: int) -> int:
+    return zlib.crc32(key[:8].encode()) % n
+
+
+def mask_partition(key: str, n: int) -> int:
+    return zlib.crc32(key.encode()) & (n - 1)
+
+
+def short_hash_partition(key: str, n: int) -> int:
+    return (zlib.crc32(key.encode()) & 0xFFFF) % n
+
+
+@pytest.mark.parametrize(
+    "fn", [sum_partition, prefix_partition, mask_partition, short_hash_partition]
+)
+def test_partition_spread_over_shapes_and_large_n(fn) -> None:
+    err = _category(o.check_partition_in_range_and_spread, fn, keys=600)
+    assert err.category == "keys do not spread evenly", err.report()

@@ -676,7 +676,7 @@ def _lamport_violation(run: _Stamped, aspect: str) -> tuple[str, str, dict[int, 
             kind = _kind_of(e)
             got = st[i]
             before = (
-                "the clock starts at 0"
+                "a fresh clock is 0"
                 if j is None
                 else f"the node's previous event #{j + 1} had {prev}"
             )
@@ -687,7 +687,7 @@ def _lamport_violation(run: _Stamped, aspect: str) -> tuple[str, str, dict[int, 
             )
             if kind != "receive" and got != prev + 1:
                 if j is None:
-                    cat = "clock did not start at 0"
+                    cat = "first event is not 1"
                 elif got < prev:
                     cat = f"clock went backwards on {kind}"
                 elif got == prev:
