@@ -428,6 +428,7 @@ class Verdict:
     by: str | None = None  # the graded cell that raised, or "timeout"
     error: str | None = None
     seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)  # errors in ungraded cells
 
 
 def _program(cells: list[Cell], mutant: Mutant | None) -> list[tuple[str, str, str]]:
@@ -479,7 +480,9 @@ def run_one(cells: list[Cell], mutant: Mutant | None, timeout: float) -> Verdict
         res = json.loads(out.strip().splitlines()[-1])
     except (IndexError, ValueError):
         return Verdict(mutant, True, "crash", f"the process died (exit {proc.returncode})", seconds)
-    return Verdict(mutant, res["failed"] is not None, res["failed"], res["error"], seconds)
+    return Verdict(
+        mutant, res["failed"] is not None, res["failed"], res["error"], seconds, res["notes"]
+    )
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> bool:
@@ -499,6 +502,7 @@ def _worker() -> None:
     matplotlib.use("Agg")
     ns: dict = {"__name__": "__main__"}
     failed = error = None
+    notes: list[str] = []
     for kind, gid, code in program:
         filename = f"<cell {gid}>"
         # IPython keeps each cell's source in linecache; a grader may read it (ch02's
@@ -510,9 +514,10 @@ def _worker() -> None:
             if kind == "graded":
                 failed, error = gid, f"{type(exc).__name__}: {str(exc)[:300]}"
                 break
-            print(f"[{gid}] {type(exc).__name__}: {exc}", file=sys.stderr)
+            # nbgrader goes on after an error in an ungraded cell; say which one it was.
+            notes.append(f"{gid}: {type(exc).__name__}: {str(exc)[:300]}")
     sys.stdout.flush()
-    print("\n" + json.dumps({"failed": failed, "error": error}), flush=True)
+    print("\n" + json.dumps({"failed": failed, "error": error, "notes": notes}), flush=True)
     services = sys.modules.get("gotchalab.services")
     stop = getattr(services, "_stop_all", None) if services is not None else None
     if callable(stop):
@@ -580,6 +585,7 @@ class Sweep:
                 f"  THE SOLUTION ITSELF FAILS ({self.baseline.by}: {self.baseline.error}); "
                 "no verdict above means anything"
             )
+            lines += [f"    error in an ungraded cell before it: {n}" for n in self.baseline.notes]
         for s in self.unexplained:
             lines.append(f"  unexplained survivor: {s}")
         for s in self.stale:
