@@ -363,11 +363,17 @@ def _judge() -> None:
     isolation = ""
 
     def start_runner() -> Runner:
+        # The learner's code reaches the notebook's server, and nothing else: an embedded server
+        # through its Unix socket from a process with no network; an existing server (a URL)
+        # over the machine's network.
         env = {}
         live = [s for s in list(services._LIVE) if getattr(s, "dsn", None)]
+        network = False
         if live:
-            env["GOTCHALAB_POSTGRES_URL"] = live[0].dsn
-        return Runner(hide=job["hide"], network=bool(live), env=env)
+            local = getattr(live[0], "local_dsn", None)
+            env["GOTCHALAB_POSTGRES_URL"] = local or live[0].dsn
+            network = local is None
+        return Runner(hide=job["hide"], network=network, env=env)
 
     def write() -> None:
         Path(job["result"]).write_text(

@@ -379,6 +379,7 @@ class PostgresServer(Service):
         self.user = "postgres"
         self.dbname = "postgres"
         self.dsn = ""
+        self.local_dsn: str | None = None  # through a Unix socket (embedded servers only)
         url = url or os.environ.get(ENV_POSTGRES_URL) or None
         if url:
             self._use_existing(url, from_env=url == os.environ.get(ENV_POSTGRES_URL))
@@ -451,7 +452,15 @@ class PostgresServer(Service):
             self.stop()
             raise
         self.dsn = f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}"
+        self.local_dsn = (
+            f"postgresql://{self.user}@/{self.dbname}?host={self.socket_dir}&port={self.port}"
+        )
         self.start_seconds = time.perf_counter() - t0
+
+    @property
+    def socket_dir(self) -> Path:
+        """Where the embedded server's Unix socket is (``local_dsn`` connects through it)."""
+        return self.run_dir / "sock"  # type: ignore[operator]
 
     def _prepare_data(self, bin_dir: Path, data: Path, ids: tuple[int, int] | None) -> None:
         """Fill ``data`` with a fresh cluster: a copy of a cached one, or initdb if that fails.
@@ -528,7 +537,9 @@ class PostgresServer(Service):
         settings = {
             "listen_addresses": self.host,
             "port": str(self.port),
-            "unix_socket_directories": "",  # loopback TCP only: the DSN is the only way in
+            # Loopback TCP for the course's own code, and a socket in the run directory for a
+            # sandboxed learner process that has no network (gotchalab.sandbox).
+            "unix_socket_directories": str(self.socket_dir),
             "max_connections": "100",
             "shared_buffers": "32MB",
             # Throwaway data: durability buys nothing here and costs start/stop time.
@@ -537,6 +548,12 @@ class PostgresServer(Service):
             "full_page_writes": "off",
             "log_min_messages": "warning",
         }
+        self.socket_dir.mkdir(exist_ok=True)
+        if ids is not None:
+            os.chown(self.socket_dir, *ids)
+        # Others may pass through the run directory to the socket (not list it; the data
+        # directory inside stays 0700, as PostgreSQL demands).
+        os.chmod(self.run_dir, 0o711)  # type: ignore[arg-type]
         cmd = [str(bin_dir / "postgres"), "-D", str(data)]
         for key, value in settings.items():
             cmd += ["-c", f"{key}={value}"]
