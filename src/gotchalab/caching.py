@@ -127,6 +127,7 @@ def validate_schedule(schedule: Any) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     in_tx: set[str] = set()
     holds: set[str] = set()
+    cache_full = False  # whether the cache holds a value (not which one)
     for i, item in enumerate(schedule):
         if not (isinstance(item, (list, tuple)) and len(item) == 2):
             raise ValueError(f"step {i} is {item!r}; expected an (actor, action) pair")
@@ -143,7 +144,10 @@ def validate_schedule(schedule: Any) -> list[tuple[str, str]]:
             raise ValueError(f"step {i}: {actor} does {action} with no open transaction")
         if action == "set_cache" and actor not in holds:
             raise ValueError(f"step {i}: {actor} does set_cache but holds no value yet")
-        # read_cache gives no value to set: only the model knows whether it hits.
+        # A read_cache hit gives the actor a value; a miss changes nothing.
+        if action == "read_cache" and cache_full:
+            holds.add(actor)
+        cache_full = (cache_full or action == "set_cache") and action != "delete_cache"
         _track(actor, action, in_tx, holds)
         out.append((actor, action))
     return out
@@ -598,6 +602,11 @@ def _learner_line(exc: BaseException) -> str:
     return f" (line {last.lineno}: {last.line!r})" if last.line else f" (line {last.lineno})"
 
 
+def _numbered(schedule: Sequence[tuple[str, str]]) -> str:
+    """The schedule one step a line, numbered from 0 as ``stale_moments`` numbers steps."""
+    return "\n".join(f"step {i}: {a} {b}" for i, (a, b) in enumerate(schedule))
+
+
 def _replay_call(name: str, *args: Any) -> str:
     return f"{name}({', '.join(repr(a) for a in args)})"
 
@@ -665,7 +674,7 @@ def check_stale_moments(
         )
         kw: dict[str, Any] = dict(
             seed=None if rule else seed,
-            schedule=[f"{a}: {b}" for a, b in case],
+            schedule=_numbered(case),
             trace=_model_trace(case),
             highlight={i: "stale from here" for i in expected},
             replay=_replay_call("stale_moments", [tuple(s) for s in case]),
@@ -824,7 +833,7 @@ def check_draw_race(
             cases.append(s)
     for case in cases:
         truth = _truth_stale_moments(case)
-        shown = [f"{a}: {b}" for a, b in case]
+        shown = _numbered(case)
         replay_call = _replay_call("draw_race", [tuple(s) for s in case], truth)
         try:
             fig = fn([tuple(s) for s in case], list(truth))
@@ -876,7 +885,8 @@ def check_draw_race(
             )
         elif extra:
             where = ", ".join(
-                "not in data coordinates" if m is None else f"y = {m:g}" for m in extra
+                "a place not given in data coordinates" if m is None else f"y = {m:g}"
+                for m in extra
             )
             problem = (
                 "stale marked where it is not",
@@ -987,7 +997,7 @@ class Scenario:
         if self.ttl:
             bits.append("TTL expiry")
         if self.evict:
-            bits.append("entries evicted once older than the running reads")
+            bits.append("evictions")
         return "; ".join(bits)
 
 
