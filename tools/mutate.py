@@ -71,6 +71,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
@@ -447,42 +448,69 @@ def _program(cells: list[Cell], mutant: Mutant | None) -> list[tuple[str, str, s
 # mutant that finished took more than 3 s; those that did not finish loop forever (a counter that
 # stops advancing). 90 s each made the timeouts most of ch02's sweep.
 TIMEOUT = 20.0
+MAX_RSS = 1 << 30  # bytes; a worker uses about 100 MiB
 
 
 def run_one(cells: list[Cell], mutant: Mutant | None, timeout: float) -> Verdict:
-    """Run the notebook with ``mutant`` (None: the solution) in a fresh process."""
-    payload = json.dumps(_program(cells, mutant))
+    """Run the notebook with ``mutant`` (None: the solution) in a fresh process.
+
+    Killed: a graded cell raised, the run took longer than ``timeout`` seconds, or the process
+    grew past ``MAX_RSS`` bytes (a loop that appends forever fills a shared machine's memory long
+    before any timeout).
+    """
     env = dict(os.environ, MPLBACKEND="Agg", PYDEVD_DISABLE_FILE_VALIDATION="1")
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "--worker"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,  # its own group: a timeout stops the threads it started too
-    )
+    with tempfile.TemporaryFile("w+") as inp, tempfile.TemporaryFile("w+") as out:
+        json.dump(_program(cells, mutant), inp)
+        inp.seek(0)
+        proc = subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--worker"],
+            stdin=inp,
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,  # its own group: a timeout stops the threads it started too
+        )
+        stopped = None
+        while proc.poll() is None:
+            if time.monotonic() - started > timeout:
+                stopped = ("timeout", f"no verdict after {timeout:g} s")
+            elif _rss(proc.pid) > MAX_RSS:
+                stopped = ("memory", f"more than {MAX_RSS >> 20} MiB resident")
+            if stopped:
+                _stop(proc)
+                return Verdict(mutant, True, stopped[0], stopped[1], time.monotonic() - started)
+            time.sleep(0.1)
+        seconds = time.monotonic() - started
+        out.seek(0)
+        text = out.read()
     try:
-        out, _ = proc.communicate(payload, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        # SIGTERM first: gotchalab.services stops the PostgreSQL it started on SIGTERM.
-        with_term = _signal_group(proc, signal.SIGTERM)
-        try:
-            proc.communicate(timeout=5 if with_term else 0.1)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc, signal.SIGKILL)
-            proc.communicate()
-        return Verdict(mutant, True, "timeout", f"no verdict after {timeout:g} s", timeout)
-    seconds = time.monotonic() - started
-    try:
-        res = json.loads(out.strip().splitlines()[-1])
+        res = json.loads(text.strip().splitlines()[-1])
     except (IndexError, ValueError):
         return Verdict(mutant, True, "crash", f"the process died (exit {proc.returncode})", seconds)
     return Verdict(
         mutant, res["failed"] is not None, res["failed"], res["error"], seconds, res["notes"]
     )
+
+
+def _rss(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    # SIGTERM first: gotchalab.services stops the PostgreSQL it started on SIGTERM.
+    if _signal_group(proc, signal.SIGTERM):
+        try:
+            proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    _signal_group(proc, signal.SIGKILL)
+    proc.wait()
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> bool:
@@ -568,7 +596,7 @@ class Sweep:
 
     @property
     def timeouts(self) -> list[str]:
-        return [v.mutant.id for v in self.verdicts if v.by == "timeout"]
+        return [f"{v.by}: {v.mutant.id}" for v in self.verdicts if v.by in ("timeout", "memory")]
 
     def score_line(self) -> str:
         n = len(self.verdicts)
@@ -591,7 +619,7 @@ class Sweep:
         for s in self.stale:
             lines.append(f"  stale equivalent (no longer generated, or now killed): {s}")
         for t in self.timeouts:
-            lines.append(f"  killed by timeout: {t}")
+            lines.append(f"  killed by {t}")
         lines.append(f"  ({self.seconds:.0f} s)")
         return "\n".join(lines)
 
@@ -599,14 +627,14 @@ class Sweep:
 def sweep(slug: str, jobs: int = 2, timeout: float = TIMEOUT, progress=None) -> Sweep:
     """Run every mutant of a chapter; ``progress(verdict)`` is called as each one finishes.
 
-    A mutant gets ``timeout`` seconds, or ten times what the whole unmutated notebook took if
-    that is longer.
+    A mutant gets ``timeout`` seconds, or three times what the whole unmutated notebook took if
+    that is longer (a loaded machine).
     """
     started = time.monotonic()
     cells = notebook_cells(slug)
     mutants = [m for c in cells if c.kind == "solution" for m in generate(c.grade_id, c.source)]
     baseline = run_one(cells, None, max(timeout, 120.0))
-    timeout = max(timeout, 10 * baseline.seconds)
+    timeout = max(timeout, 3 * baseline.seconds)
     verdicts: list[Verdict] = []
     if not baseline.killed:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
