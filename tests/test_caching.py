@@ -61,7 +61,8 @@ def stale_moments_by_replay(schedule, *, bug: str = ""):
         if action == "read_cache" and cache is not None:
             holds[actor] = cache
         elif action == "read_db":
-            holds[actor] = tx[actor][-1] if tx.get(actor) else db
+            own = tx.get(actor) and bug != "tx read committed"
+            holds[actor] = tx[actor][-1] if own else db
         elif action == "read_replica":
             holds[actor] = replica
         elif action == "write_db":
@@ -76,15 +77,20 @@ def stale_moments_by_replay(schedule, *, bug: str = ""):
         elif action == "commit":
             writes = tx.pop(actor)
             if writes and bug != "commit ignored":
-                db = writes[-1]
+                db = writes[0] if bug == "commit first" else writes[-1]
         elif action == "rollback":
-            tx.pop(actor)
+            undone = tx.pop(actor)
+            if undone and bug == "rollback commits":
+                db = undone[-1]
+            if undone and bug == "rollback reuses":
+                fresh -= len(undone)
         elif action == "set_cache":
             cache = holds[actor]
         elif action == "delete_cache" and bug != "ignores deletes":
             cache = None
         elif action == "replicate":
-            replica = db
+            pending = [w[-1] for w in tx.values() if w]
+            replica = pending[-1] if pending and bug == "replicate pending" else db
         now = cache is not None and cache != db
         if now and (not prev or bug == "every stale step"):
             out.append(i + 1 if bug == "off by one" else i)
@@ -92,9 +98,11 @@ def stale_moments_by_replay(schedule, *, bug: str = ""):
     return out
 
 
-def draw_marked(schedule, *, shift: int = 0, mark: bool = True, extra: bool = False):
+def draw_marked(schedule, moments=None, *, shift: int = 0, mark: bool = True, extra: bool = False):
     """A correct draw_race (shift/mark/extra inject mistakes)."""
-    marks = {i + shift: "stale!" for i in stale_moments_by_replay(schedule)} if mark else {}
+    if moments is None:
+        moments = stale_moments_by_replay(schedule)
+    marks = {i + shift: "stale!" for i in moments} if mark else {}
     marks = {i: m for i, m in marks.items() if i < len(schedule)}
     if extra:
         marks[0] = "stale?"
@@ -248,7 +256,8 @@ def test_check_stale_moments_accepts_a_correct_implementation(capsys):
     check_stale_moments(stale_moments_by_replay, seed=3, n=800)
     check_stale_moments(stale_moments_by_replay, seed=4, n=800, actions=tuple(ACTIONS))
     out = capsys.readouterr().out
-    assert "800 cases" in out
+    basic, full = (len(caching._scripted(a)) for a in (caching.BASIC_ACTIONS, tuple(ACTIONS)))
+    assert f"{800 + basic} cases" in out and f"{800 + full} cases" in out
 
 
 @pytest.mark.parametrize("bug", ["off by one", "ignores deletes", "every stale step"])
@@ -256,16 +265,31 @@ def test_check_stale_moments_rejects_classic_mistakes(bug):
     with pytest.raises(CheckFailure) as err:
         check_stale_moments(lambda s: stale_moments_by_replay(s, bug=bug), seed=3, n=800)
     assert err.value.category == "wrong stale moments"
+    assert "expected:" in str(err.value) and "got:" in str(err.value)
+
+
+SCRIPTED = [s for _, s in caching._SCRIPTED_BASIC + caching._SCRIPTED_FULL]
+
+
+@pytest.mark.parametrize("bug", ["off by one", "ignores deletes", "every stale step"])
+def test_a_random_failure_is_shrunk(bug):
+    def off_script(schedule):  # right on the scripted schedules: only the sweep can catch it
+        return stale_moments_by_replay(schedule, bug="" if list(schedule) in SCRIPTED else bug)
+
+    with pytest.raises(CheckFailure) as err:
+        check_stale_moments(off_script, seed=3, n=800)
+    assert err.value.category == "wrong stale moments"
     # shrunk: dropping any one step leaves a schedule that is invalid or no longer fails
-    case = [tuple(line.split(": ", 1)[1].split(" ")) for line in err.value.schedule]
+    lines = err.value.schedule.splitlines()
+    case = [tuple(line.split(": ", 1)[1].rsplit(" ", 1)) for line in lines]
+    assert case == eval(err.value.replay[len("stale_moments") :])  # noqa: S307 - our own repr
     for i in range(len(case)):
         smaller = case[:i] + case[i + 1 :]
         try:
             validate_schedule(smaller)
         except ValueError:
             continue
-        assert stale_moments_by_replay(smaller, bug=bug) == caching._truth_stale_moments(smaller)
-    assert "expected:" in str(err.value) and "got:" in str(err.value)
+        assert off_script(smaller) == caching._truth_stale_moments(smaller)
 
 
 def test_transactions_are_only_caught_by_the_full_vocabulary():
@@ -282,24 +306,141 @@ def test_check_stale_moments_compares_by_type():
         check_stale_moments(lambda s: (_ for _ in ()).throw(NotImplementedError()), seed=3, n=5)
 
 
+# Hand-worked answers for the scripted schedules, in their order (independent of the model).
+SCRIPTED_ANSWERS = [
+    [4], [2, 4], [], [3], [2, 5], [2, 5, 9], [2, 4], [], [3, 6], [2, 4, 6, 9, 14],
+    [2], [2], [2], [3], [4], [4], [], [2], [3], [4], [5], [4, 7], [7],
+]  # fmt: skip
+
+
+def test_scripted_schedules_are_valid_and_answered_by_hand():
+    scripted = caching._SCRIPTED_BASIC + caching._SCRIPTED_FULL
+    assert len(scripted) == len(SCRIPTED_ANSWERS)
+    for (rule, schedule), answer in zip(scripted, SCRIPTED_ANSWERS, strict=True):
+        assert validate_schedule(schedule) == schedule, rule
+        assert caching._truth_stale_moments(schedule) == answer, rule
+        assert stale_moments_by_replay(schedule) == answer, rule
+    # the basic cell's scripted schedules use only the basic actions; the full cell uses them all
+    assert {a for _, s in caching._scripted(caching.BASIC_ACTIONS) for _, a in s} == set(
+        caching.BASIC_ACTIONS
+    )
+    assert {a for _, s in caching._scripted(tuple(ACTIONS)) for _, a in s} == set(ACTIONS)
+
+
+def test_a_read_cache_hit_gives_a_value_to_set():
+    hit = [("r", "read_db"), ("r", "set_cache"), ("x", "read_cache"), ("x", "set_cache")]
+    assert validate_schedule(hit) == hit
+    with pytest.raises(ValueError, match="holds no value"):
+        validate_schedule([("x", "read_cache"), ("x", "set_cache")])
+    with pytest.raises(ValueError, match="holds no value"):
+        validate_schedule(hit[:2] + [("r", "delete_cache")] + hit[2:])
+
+
+@pytest.mark.parametrize(
+    "bug",
+    [
+        "commit first",
+        "rollback commits",
+        "rollback reuses",
+        "tx read committed",
+        "replicate pending",
+        "every stale step",
+    ],
+)
+def test_each_rule_is_reached_by_a_scripted_schedule(bug):
+    # n=1: a single random case, so the scripted schedules alone must catch the mistake
+    with pytest.raises(CheckFailure) as err:
+        check_stale_moments(
+            lambda s: stale_moments_by_replay(s, bug=bug), seed=0, n=1, actions=tuple(ACTIONS)
+        )
+    assert err.value.category == "wrong stale moments" and "rule:" in err.value.what
+    assert err.value.seed is None  # scripted: no seed, the replay call is exact
+    assert err.value.replay.startswith("stale_moments([(")
+
+
+@pytest.mark.parametrize(
+    ("wrong", "fragment"),
+    [
+        (lambda s: tuple(stale_moments_by_replay(s)), "must return a plain list, got tuple"),
+        (lambda s: stale_moments_by_replay(s)[::-1], "increasing order, each once"),
+        (lambda s: sorted(stale_moments_by_replay(s) * 2), "increasing order, each once"),
+        (lambda s: [True for _ in stale_moments_by_replay(s)], "items must be int"),
+        (lambda s: [float(i) for i in stale_moments_by_replay(s)], "items must be int"),
+    ],
+)
+def test_check_stale_moments_states_the_exact_shape(wrong, fragment):
+    with pytest.raises(CheckFailure, match=re.escape(fragment)):
+        check_stale_moments(wrong, seed=0, n=50, actions=tuple(ACTIONS))
+
+
+def test_stub_fails_once_without_a_schedule_or_seed():
+    def stub(schedule):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailure) as err:
+        check_stale_moments(stub, seed=5, n=100)
+    e = err.value
+    assert e.category == "not implemented yet"
+    assert (e.seed, e.schedule, e.trace, e.replay) == (None, None, None, None)
+
+
+def test_a_random_failure_prints_the_visible_seed_and_an_exact_replay():
+    scripted = [s for _, s in caching._SCRIPTED_BASIC + caching._SCRIPTED_FULL]
+
+    def wrong_off_script(schedule):  # right on every scripted schedule, wrong elsewhere
+        right = stale_moments_by_replay(schedule)
+        return (
+            right
+            if list(schedule) in scripted
+            else stale_moments_by_replay(schedule, bug="off by one")
+        )
+
+    with pytest.raises(CheckFailure) as err:
+        check_stale_moments(wrong_off_script, seed=41, n=500)
+    e = err.value
+    assert e.seed == 41 and "seed: 41" in str(e)
+    assert "seed=41" in e.what
+    schedule = eval(e.replay[len("stale_moments") :])  # noqa: S307 - our own repr
+    assert (
+        wrong_off_script(schedule) == e.got != e.expected == caching._truth_stale_moments(schedule)
+    )
+    assert e.schedule.splitlines()[0].startswith("step 0: ")
+
+
+def test_an_exception_is_shrunk_and_reported_with_its_replay():
+    def crashes_on_replicate(schedule):
+        if any(a == "replicate" for _, a in schedule):
+            raise KeyError("replica")
+        return stale_moments_by_replay(schedule)
+
+    with pytest.raises(CheckFailure) as err:
+        check_stale_moments(crashes_on_replicate, seed=2, n=200, actions=tuple(ACTIONS))
+    e = err.value
+    assert e.category == "your code raised an exception" and "KeyError" in e.what
+    assert "replicate" in e.replay
+
+
 # -- grader: draw_race --------------------------------------------------------------------------
 
 
 def test_check_draw_race_accepts_a_marked_timeline(capsys):
     before = set(plt.get_fignums())  # other tests may have left figures open
     check_draw_race(draw_marked, seed=5, n=6)
-    assert "6 cases" in capsys.readouterr().out
+    assert f"{6 + len(caching._DRAW_SCRIPTED)} cases" in capsys.readouterr().out
     assert set(plt.get_fignums()) <= before  # the checker closes what it drew
 
 
 @pytest.mark.parametrize(
     ("wrong", "category"),
     [
-        (lambda s: draw_marked(s, mark=False), "stale moment not marked"),
-        (lambda s: draw_marked(s, shift=1), "stale moment not marked"),
-        (lambda s: draw_marked(s, extra=True), "stale marked where it is not"),
-        (lambda s: plt.subplots()[0], "no lane per actor"),
-        (lambda s: "a picture", "not a figure"),
+        (lambda s, m: draw_marked(s, m, mark=False), "stale moment not marked"),
+        (lambda s, m: draw_marked(s, m, shift=1), "stale moment not marked"),
+        (lambda s, m: draw_marked(s, m, extra=True), "stale marked where it is not"),
+        (lambda s, m: plt.subplots()[0], "no lane per actor"),
+        (lambda s, m: "a picture", "not a figure"),
+        (lambda s, m: draw_marked(s, m[:1]), "stale moment not marked"),
+        (lambda s, m: legend_says_stale(draw_marked(s, m)), "stale marked where it is not"),
+        (lambda s, m: draw_marked(relabel(s), m), "no lane per actor"),
     ],
 )
 def test_check_draw_race_rejects_wrong_pictures(wrong, category):
@@ -307,6 +448,82 @@ def test_check_draw_race_rejects_wrong_pictures(wrong, category):
         check_draw_race(wrong, seed=5, n=6)
     assert err.value.category == category
     plt.close("all")
+
+
+def relabel(schedule):
+    """The same schedule with actors renamed lane0, lane1, ...: lanes not labelled by name."""
+    names = {a: f"lane{k}" for k, a in enumerate(dict.fromkeys(a for a, _ in schedule))}
+    return [(names[a], b) for a, b in schedule]
+
+
+def legend_says_stale(fig):
+    ax = fig.axes[0]
+    ax.text(0.98, 0.02, "red = stale", transform=ax.transAxes)
+    return fig
+
+
+def test_check_draw_race_passes_the_true_moments_and_reports_the_exact_call(capsys):
+    seen = []
+
+    def record(schedule, moments):
+        seen.append((list(schedule), moments))
+        return draw_marked(schedule, moments)
+
+    check_draw_race(record, seed=7, n=6)
+    assert len(seen) == len(caching._DRAW_SCRIPTED) + 6
+    assert all(type(m) is list and m == caching._truth_stale_moments(s) for s, m in seen)
+    assert {len(m) for _, m in seen} >= {0, 1, 2}
+    with pytest.raises(CheckFailure) as err:
+        check_draw_race(lambda s, m: draw_marked(s, m, shift=1), seed=7, n=6)
+    e = err.value
+    assert e.seed == 7 and e.replay.startswith("draw_race([(")
+    schedule, moments = eval(e.replay[len("draw_race") :])  # noqa: S307 - our own repr
+    assert moments == caching._truth_stale_moments(schedule)
+
+
+def test_check_draw_race_stub_and_exception_verdicts():
+    def stub(schedule, moments=None):
+        raise NotImplementedError()
+
+    with pytest.raises(CheckFailure) as err:
+        check_draw_race(stub, seed=3, n=3)
+    e = err.value
+    assert e.category == "not implemented yet"
+    assert (e.seed, e.schedule, e.trace, e.replay) == (None, None, None, None)
+
+    def broken(schedule, moments=None):
+        return {}["lanes"]
+
+    with pytest.raises(CheckFailure) as err:
+        check_draw_race(broken, seed=3, n=3)
+    assert err.value.category == "your code raised an exception"
+    assert "KeyError" in err.value.what and err.value.seed == 3
+    assert err.value.replay.startswith("draw_race([(")
+
+
+def _plain(x):
+    if type(x) in (list, tuple, set):
+        return all(_plain(v) for v in x)
+    if type(x) is dict:
+        return all(type(k) is str and _plain(v) for k, v in x.items())
+    return x is None or type(x) in (bool, int, float, str)
+
+
+def test_race_figure_exporter_returns_plain_data_and_closes_the_figure():
+    from gotchalab.check import export
+
+    fig = draw_marked(CLASSIC, [4])
+    data = export(fig, "race_figure")
+    assert _plain(data) and data["figure"] is True
+    assert {"reader", "writer", "stale!"} <= set(data["texts"])
+    assert [t["y"] for t in data["axes_texts"] if "stale" in t["text"]] == [5.0]
+    assert data["lanes"]["reader"] != data["lanes"]["writer"]
+    assert not plt.fignum_exists(fig.number)
+    assert export("a picture", "race_figure") == {
+        "figure": False,
+        "type": "str",
+        "repr": "'a picture'",
+    }
 
 
 # -- the strategy explorer -----------------------------------------------------------------------
@@ -419,3 +636,70 @@ def test_check_strategy_requires_the_cache_to_be_used_and_small_programs():
     assert err.value.category == "the cache is never used"
     with pytest.raises(CheckFailure, match="at most 6"):
         check_strategy(Verbose, "basic race")
+
+
+# -- evictions ------------------------------------------------------------------------------------
+
+
+class ReplicaVersioned:
+    """Wrong under replica lag: reads the replica, the writer upserts its version after commit."""
+
+    def read(self, layers):
+        return (
+            [f"get {x}" for x in layers]
+            + ["read replica"]
+            + [f"set_if_newer {x}" for x in layers[::-1]]
+        )
+
+    def write(self, layers):
+        return ["write primary", "commit"] + [f"set_if_newer {x}" for x in layers[::-1]]
+
+
+def test_graded_families_evict_entries_except_with_two_layers():
+    for family, configs in {**SCENARIOS, **caching._BIG_SCENARIOS}.items():
+        evicting = [c for c in configs if c.evict]
+        assert bool(evicting) == (family != "two layers"), family
+
+
+def test_a_replica_read_is_caught_once_the_fresh_entry_is_evicted():
+    # Without evictions the writer's upsert keeps every later read on the cache: it passes.
+    for c in SCENARIOS["replica lag"]:
+        if not c.evict:
+            assert explore_strategy(ReplicaVersioned(), c).ok, c
+    with pytest.raises(CheckFailure) as err:
+        check_strategy(ReplicaVersioned, "replica lag")
+    e = err.value
+    assert e.category == "read returned a value older than a committed write"
+    assert any(line.startswith("evict: evict cache") for line in e.schedule)
+    assert "evict=True" in e.replay
+    check_strategy(ReplicaVersioned, "basic race")  # no lag: the replica is the primary
+
+
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        Scenario("e", readers=("r1", "r2"), evict=True),
+        Scenario("e", readers=("r1", "r2"), warm=True, evict=True),
+        Scenario("e", writers=("w1", "w2"), evict=True),
+        Scenario("e", readers=("r1", "r2"), writers=("w1", "w2"), evict=True),
+        Scenario("e", readers=("r1", "r2"), lag=True, evict=True),
+    ],
+)
+@pytest.mark.parametrize("strategy", [TombstoneStrategy, VersionedUpsert])
+def test_an_entry_outlives_the_operations_running_when_it_was_stored(strategy, scenario):
+    # Unbounded evictions would break both: a fresh value (or a tombstone) evicted under a slow
+    # reader (or a slow writer) lets that one's older value in. Pinned entries keep them safe.
+    res = explore_strategy(strategy(), scenario)
+    assert res.ok, res.violation and res.violation.message
+
+
+def test_unbounded_expiry_breaks_even_the_tombstone_strategy():
+    # the book's TTL actor may fire at any moment: it is not graded, and this is why
+    res = explore_strategy(TombstoneStrategy(), Scenario("t", ttl=True))
+    assert not res.ok and res.violation.message.startswith("stale value left")
+
+
+def test_eviction_is_described_and_its_actor_name_reserved():
+    assert Scenario("x", evict=True).describe().endswith("evictions")
+    with pytest.raises(ValueError, match="replica/cdc/ttl/evict"):
+        Scenario("x", readers=("evict",))
