@@ -142,3 +142,26 @@ def test_attacks_marked_as_real_do_fool_an_in_kernel_grade(attacked):
     fooled = {name: sum(s for s, _ in course.scores(f"attack-{name}").values()) for name in real}
     tame = [name for name, pts in fooled.items() if pts == 0]
     assert not tame, f"{course.slug}: these attacks earn nothing even in nbgrader: {tame}"
+
+
+def test_the_authoritative_grade_overrides_nbgraders_in_the_gradebook(attacked):
+    """Written back into the gradebook (manual scores), the judge's zeros replace the points the
+    attacks earned in nbgrader's kernel, and `nbgrader export` reports them."""
+    from gotchalab.grading import _write_gradebook
+
+    course, subs, results, _ = attacked
+    real = [name for name, (_, tags) in subs.items() if "earns-points-in: nbgrader" in tags]
+    if not all(f"attack-{n}" in course.students for n in real):
+        pytest.skip("needs the nbgrader run of the previous test")
+    db = f"sqlite:///{course.root}/gradebook.db"
+    written = _write_gradebook(db, course.slug, [results[n] for n in real])
+    assert written == sum(len(results[n].cells) for n in real)
+    for name in real:
+        assert sum(s for s, _ in course.scores(f"attack-{name}").values()) == 0, name
+    course.nbgrader("export", "--to", str(course.root / "grades.csv"))
+    rows = (course.root / "grades.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    for row in rows[1:]:
+        cells = dict(zip(header, row.split(","), strict=False))
+        if cells.get("student_id", "").startswith("attack-"):
+            assert float(cells["raw_score"]) == 0, row
