@@ -567,6 +567,7 @@ _BORROWER_CLOSES, _KILL, _CONNECT_FAILS, _CLOSE = (
     "connect-fails",
     "close",
 )
+_KILL_QUIET = "kill-quiet"  # the server drops a connection mid-transaction; nobody notices yet
 
 # Which cell (check) owns which rule: a verdict is raised only in the cells named.
 _ALL = frozenset({"bounded", "timeout", "exception", "tx"})
@@ -1125,6 +1126,10 @@ class _ModelCase:
             e = self.pick(alive=True, status={"INTRANS"})
         elif op == _ABORT:
             e = self.pick(alive=True, status={"IDLE", "INTRANS"})
+        elif op == _KILL_QUIET:
+            e = self.pick(alive=True, status={"INTRANS", "INERROR"})
+            if e is None:
+                return self.op_borrower(_TX)
         else:
             e = self.pick(alive=True)
         if e is None:
@@ -1147,9 +1152,9 @@ class _ModelCase:
             self.step(f"{conn.name}.close()   # by the borrower, still lent", "")
             conn.close()
             self.notes.append(f"the borrower closed {conn.name}")
-        elif op == _KILL:
+        elif op in (_KILL, _KILL_QUIET):
             conn.killed = True
-            if conn.status == "IDLE" or self.rng.random() < 0.5:
+            if op == _KILL:
                 self.step(
                     f"the server drops {conn.name}; its borrower's next query fails "
                     "(OperationalError; the connection is now closed)",
@@ -1231,7 +1236,7 @@ class _ModelCase:
                 )
             elif op in (_WITH_OK, _WITH_TX, _WITH_RAISE):
                 self.op_with_now(op)
-            elif op in (_TX, _COMMIT, _ABORT, _BORROWER_CLOSES, _KILL):
+            elif op in (_TX, _COMMIT, _ABORT, _BORROWER_CLOSES, _KILL, _KILL_QUIET):
                 self.op_borrower(op)
             elif op == _CONNECT_FAILS:
                 self.op_connect_fails()
@@ -1309,8 +1314,6 @@ class _ModelCase:
         self.lent.remove(e)
         self.after_return(e, f"release({conn.name})")
 
-
-_KILL_QUIET = "kill-quiet"
 
 # Scripted cases: each rule reached deterministically, before the seeded sweep (cases 0, 1, ...).
 _SCRIPTED: dict[str, list[tuple[int, list[str]]]] = {
@@ -1901,7 +1904,7 @@ def check_pool_bounded_size(
         Pool,
         size,
         size + 3,
-        25,
+        60,
         seed,
         limit=4.5,
         seed=seed,
@@ -2079,7 +2082,7 @@ def check_pool_acquire_timeout(
     rng = random.Random(seed)
     # A woken waiter that loses the race keeps its original deadline.
     size = rng.randint(1, 3)
-    wait = rng.choice([0.3, 0.35, 0.4])
+    wait = rng.choice([0.25, 0.3])
     conclusive = False
     for _attempt in range(3):
         r = _probe(
@@ -2087,7 +2090,7 @@ def check_pool_acquire_timeout(
             Pool,
             size,
             wait,
-            wait / 2,
+            round(wait * 0.6, 3),
             limit=wait + 2.0,
             seed=seed,
             hint="acquire() must give up after acquire_timeout seconds and raise PoolTimeout",
@@ -2095,7 +2098,7 @@ def check_pool_acquire_timeout(
         )
         story = (
             f"pool of size {size}, acquire_timeout={wait}: every connection lent; a waiter asks "
-            f"at t=0; at t={wait / 2:g} one connection is released and at once borrowed again by "
+            f"at t=0; at t={wait * 0.6:.3g} one connection is released and at once borrowed again by "
             "another caller"
         )
         if r["alive"]:
@@ -2154,7 +2157,7 @@ def check_pool_acquire_timeout(
                 got=f"PoolTimeout at t={took:.3f} s",
                 hint="a waiter woken without a free connection waits again, with the time left",
             )
-        if took > wait + 0.12:
+        if took > wait + 0.1:
             fail(
                 "waited past the deadline",
                 f"{story}; the waiter raised PoolTimeout at t={took:.3f} s, after its deadline "
@@ -2240,7 +2243,7 @@ def check_pool_acquire_timeout(
             )
     # The real server.
     tag = _new_tag(rng, "timeout")
-    size, wait = rng.choice([(1, 0.2), (2, 0.25), (3, 0.15)])
+    size, wait = rng.choice([(1, 0.12), (2, 0.15), (3, 0.1)])
     with _admin(dsn) as admin:
         pool = Pool(_dsn_with_tag(dsn, tag), size, wait)
         try:
@@ -2359,9 +2362,8 @@ def check_pool_returns_on_exception(
                 for i in range(10):
                     try:
                         with pool.connection() as conn:
-                            if i % 2:
+                            if i % 2:  # the server raises (and aborts the transaction)
                                 conn.execute("select 1 / 0")
-                            conn.execute("select 1")
                             raise _Boom(f"block {i}")
                     except _Boom as exc:
                         if i % 2 or str(exc) != f"block {i}":
@@ -2371,7 +2373,7 @@ def check_pool_returns_on_exception(
                                 seed=seed,
                                 replay=replay,
                             )
-                    except psycopg.errors.DivisionByZero:
+                    except psycopg.Error:
                         if not i % 2:
                             raise
                     except PoolTimeout as exc:
@@ -2690,9 +2692,8 @@ def _leak_case(Pool: type, seed: int, k: int, steps: list[str], tick: Callable[[
                 conn.close()
                 steps.append(f"the borrower closes {e['conn']}")
             if e["kind"] == "with":
-                how = rng.choice(["ok", "raise"])
-                beside(_end_with, pool, e["token"], how)
-                steps.append(f"end the with block holding {e['conn']} ({how})")
+                beside(_end_with, pool, e["token"], "ok")
+                steps.append(f"end the with block holding {e['conn']}")
             else:
                 pool.release(conn)
                 steps.append(f"pool.release({e['conn']})")
@@ -2905,7 +2906,7 @@ def check_pool_leak_detection(
             _judge_leaks(got, out, older, tb, time.monotonic(), f"leaks({older:g})")
         for e in out:
             if e["kind"] == "with":
-                beside(_end_with, pool, e["token"], "raise")
+                beside(_end_with, pool, e["token"], "ok")
             else:
                 pool.release(next(c for c in server.made if c.name == e["conn"]))
     except NotImplementedError:
