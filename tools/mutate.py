@@ -494,6 +494,26 @@ def run_one(cells: list[Cell], mutant: Mutant | None, timeout: float) -> Verdict
     )
 
 
+# A PostgreSQL that could not start, or was stopped under the run (another process on the machine
+# reaping what it took for an orphan), says nothing about the mutant: such a run is repeated.
+_INFRA = re.compile(
+    r"ServiceError|embedded PostgreSQL|pg_filenode\.map|the database system is (shutting down|"
+    r"starting up)|terminating connection due to administrator command|Connection refused"
+)
+ATTEMPTS = 3
+
+
+def run_checked(cells: list[Cell], mutant: Mutant | None, timeout: float) -> Verdict:
+    """:func:`run_one`, repeated (up to ``ATTEMPTS`` runs) while the verdict is an infra failure."""
+    for _ in range(ATTEMPTS):
+        verdict = run_one(cells, mutant, timeout)
+        text = " ".join([verdict.error or "", *verdict.notes])
+        if not (verdict.killed and _INFRA.search(text)):
+            return verdict
+    verdict.by = f"{verdict.by} (infrastructure? {ATTEMPTS} runs)"
+    return verdict
+
+
 def _rss(pid: int) -> int:
     try:
         return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
@@ -596,7 +616,11 @@ class Sweep:
 
     @property
     def timeouts(self) -> list[str]:
-        return [f"{v.by}: {v.mutant.id}" for v in self.verdicts if v.by in ("timeout", "memory")]
+        return [
+            f"{v.by}: {v.mutant.id}"
+            for v in self.verdicts
+            if (v.by or "").startswith(("timeout", "memory")) or "infrastructure" in (v.by or "")
+        ]
 
     def score_line(self) -> str:
         n = len(self.verdicts)
@@ -633,12 +657,12 @@ def sweep(slug: str, jobs: int = 2, timeout: float = TIMEOUT, progress=None) -> 
     started = time.monotonic()
     cells = notebook_cells(slug)
     mutants = [m for c in cells if c.kind == "solution" for m in generate(c.grade_id, c.source)]
-    baseline = run_one(cells, None, max(timeout, 120.0))
+    baseline = run_checked(cells, None, max(timeout, 120.0))
     timeout = max(timeout, 3 * baseline.seconds)
     verdicts: list[Verdict] = []
     if not baseline.killed:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for v in pool.map(lambda m: run_one(cells, m, timeout), mutants):
+            for v in pool.map(lambda m: run_checked(cells, m, timeout), mutants):
                 verdicts.append(v)
                 if progress:
                     progress(v)
@@ -676,6 +700,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.verbose:
             what = f"killed by {v.by}" if v.killed else "SURVIVED"
             print(f"  {v.seconds:5.1f} s  {what:60.60}  {v.mutant.id}", flush=True)
+            if v.killed and v.error:
+                print(f"           {v.error.splitlines()[0][:200]}", flush=True)
 
     bad = 0
     for slug in slugs:
