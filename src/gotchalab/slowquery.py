@@ -898,7 +898,13 @@ def _runaway_case(
     role[own] = "your own session"
     story = [f"pid {own} (yours): opens a transaction"]
     try:
-        learner.execute("INSERT INTO gotchalab_cart VALUES (%s)", (k,))
+        # The caller's transaction begins here, before anything of the case; with same_names
+        # the caller's session has the shared name too (set in the transaction: it ends with it).
+        mine = app if case.same_names else f"{rng.choice(_NAMES)}-notebook"
+        learner.execute(
+            "INSERT INTO gotchalab_cart SELECT %s FROM set_config('application_name', %s, false)",
+            (k, mine),
+        )
         # Everything older than the runaway, in one round trip: transactions begun early, an
         # idle-in-transaction session holding a row lock, an aborted transaction, an idle session.
         for s, (_, early) in zip(later, case.later, strict=True):
@@ -1786,4 +1792,3 @@ def _timeout_step(
                 "app's transactions no longer work as it expects",
                 "leave the connection's transaction handling (autocommit off) as it was",
             )
-
