@@ -22,6 +22,47 @@ interleaving against three rules:
    *completed* (all its operations) before the read's first operation;
 3. *no dirty reads*: a read returns a value that was committed by the time the read returns.
 
+The rules the exercise states, and the graded cell that checks each exactly
+--------------------------------------------------------------------------
+``stale_moments`` (cells ``stale_moments_cache_aside`` with the basic actions,
+``stale_moments_transactions_and_replicas`` with all of them; :func:`check_stale_moments`): a
+scripted schedule reaches each rule below, then a seeded sweep of random schedules.
+
+* the answer is a plain ``list`` of ``int`` (not a tuple, not bools or floats), increasing, each
+  index once, 0-based; exactly the steps right after which the cache is stale and right before
+  which it was not (before step 0 it is not stale);
+* a write against a warm cache makes it stale at the write; a delete ends staleness; a later set of
+  an old value is a new moment; a step that keeps it stale (even with another stale value) is not;
+* setting the DB's current value is not stale; a delete on an empty cache changes nothing;
+* ``read_cache`` on an empty cache changes nothing (the actor keeps what it held); a hit makes the
+  actor hold the cached value; ``set_cache`` stores what the actor holds;
+* every ``write_db`` writes the next fresh integer in schedule order, also inside transactions and
+  also when later rolled back; actors are any strings (roles come from actions, not names);
+* inside a transaction a write is uncommitted: ``commit`` makes its *last* write committed (a
+  commit with no write changes nothing), ``rollback`` drops it, ``read_db`` by the same actor sees
+  it and other actors see the committed value; two actors' transactions are independent;
+* ``replicate`` copies the committed value (not one still inside a transaction); ``read_replica``
+  reads the replica, which starts at 0.
+
+``draw_race`` (cell ``draw_race_marks_stale_moment``; :func:`check_draw_race`), called as
+``draw_race(schedule, moments)`` with the *true* moments so that only the drawing is graded, read
+through ``export(fig, "race_figure")``: it returns a matplotlib Figure; each actor's name is a text
+on it; each step in ``moments`` has a text containing "stale" on the axes at ``y = step + 1``
+(within 0.5, data coordinates); no other text on the axes says "stale". Scripted schedules (unusual
+actor names, five lanes, sixteen steps with four moments, no moment) and seeded ones with 0, 1 and
+2 moments.
+
+``Strategy`` (cells ``strategy_safe_*``; :func:`check_strategy`): the three rules above in every
+interleaving of each configuration of the family, after two checks of shape: operations from the
+vocabulary, at most six each, one ``write primary`` before one ``commit``; and the cache is used (a
+read right after another read hits a layer). Families: *basic race*, *populated before commit*
+(rollbacks), *replica lag*, *two layers*; each with cold and warm caches, two readers, two
+writers; the first three also with **evictions** (``Scenario.evict``): an entry vanishes once
+(value or tombstone), at any moment after every read and write that was running when it was
+stored has finished. That is what catches a strategy that reads the lagging replica but keeps
+the cache fresh with versioned upserts: the entry is evicted, the next read misses and returns
+the replica's old row.
+
 Why hand-written: the point of the chapter is the semantics of each cache and database operation,
 small enough to enumerate exhaustively; a real Redis and PostgreSQL can't be interleaved step by
 step, and the explorer needs plain-data state.
@@ -34,6 +75,9 @@ Invariants
   six operations per read or write, so that "never cache" can't pass and every cell stays small.
 * Explorer state is a flat dict of immutable plain data (fast copies, exact deduplication).
 * Versions are assigned by the primary under a row lock, so commit order equals version order.
+* Checkers judge learner output by type and value, read figures only through the
+  ``"race_figure"`` exporter, and print only the seed the visible call took, with the exact call
+  that replays a failure.
 """
 
 from __future__ import annotations
