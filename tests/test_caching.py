@@ -703,3 +703,27 @@ def test_eviction_is_described_and_its_actor_name_reserved():
     assert Scenario("x", evict=True).describe().endswith("evictions")
     with pytest.raises(ValueError, match="replica/cdc/ttl/evict"):
         Scenario("x", readers=("evict",))
+
+
+def test_marks_count_where_their_time_coordinate_is_in_data_units():
+    from gotchalab.check import export
+
+    fig, ax = plt.subplots()
+    ax.set_ylim(8, -0.4)
+    ax.text(0.5, 3, "stale data")
+    ax.text(0.02, 5, "stale row", transform=ax.get_yaxis_transform())  # x axes, y data
+    ax.text(0.9, 0.1, "stale legend", transform=ax.transAxes)
+    ax.annotate("stale a", xy=(1, 2), xytext=(5, 5), textcoords="offset points")
+    ax.annotate("stale b", xy=(1, 6), xycoords=ax.transData)
+    ax.annotate("stale c", xy=(0.1, 7), xycoords=("axes fraction", "data"))
+    ax.annotate("stale d", xy=(0.1, 0.5), xycoords="axes fraction")
+    got = {t["text"]: t["y"] for t in export(fig, "race_figure")["axes_texts"]}
+    assert got == {
+        "stale data": 3.0,
+        "stale row": 5.0,
+        "stale legend": None,
+        "stale a": 2.0,
+        "stale b": 6.0,
+        "stale c": 7.0,
+        "stale d": None,
+    }

@@ -764,6 +764,33 @@ class _Stub(Exception):
     """Learner code raised NotImplementedError: the check stops with one short verdict."""
 
 
+def _data_xy(ax: Any, coords: Any, xy: Any) -> tuple[float | None, float | None]:
+    """``xy`` given in ``coords`` as data coordinates of ``ax``, each None where it is not one.
+
+    A coordinate counts as data when ``coords`` places it in data units: ``"data"``, the axes'
+    ``transData``, or a blended transform / ``(x, y)`` pair whose part for it is data (a text at
+    the left margin of a row, ``ax.get_yaxis_transform()``, marks that row).
+    """
+    from matplotlib.transforms import Transform
+
+    px, py = float(xy[0]), float(xy[1])
+    if isinstance(coords, str):
+        return (px, py) if coords == "data" else (None, None)
+    if isinstance(coords, tuple) and len(coords) == 2:
+        is_data = [c == "data" or c is ax.transData for c in coords]
+        return (px if is_data[0] else None, py if is_data[1] else None)
+    if isinstance(coords, Transform):
+        # Where the transform puts the point, read back in data units: a coordinate that comes
+        # back unchanged (for two different probes of the other one) is in data units.
+        inv = ax.transData.inverted()
+        a = inv.transform(coords.transform((px, py)))
+        b = inv.transform(coords.transform((px + 0.37, py + 0.37)))
+        x_ok = abs(a[0] - px) < 1e-6 and abs(b[0] - px - 0.37) < 1e-6
+        y_ok = abs(a[1] - py) < 1e-6 and abs(b[1] - py - 0.37) < 1e-6
+        return (px if x_ok else None, py if y_ok else None)
+    return (None, None)
+
+
 @exporter("race_figure")
 def _export_race_figure(obj: Any) -> dict[str, Any]:
     """What a drawn race shows, as plain data; closes the figure (the checker is done with it).
@@ -787,13 +814,10 @@ def _export_race_figure(obj: Any) -> dict[str, Any]:
         for ax in obj.axes:
             for t in ax.texts:
                 text = t.get_text().strip()
-                y: float | None = None
-                x: float | None = None
                 if isinstance(t, Annotation):
-                    if t.xycoords == "data":
-                        x, y = float(t.xy[0]), float(t.xy[1])
-                elif t.get_transform() == ax.transData:
-                    x, y = float(t.get_position()[0]), float(t.get_position()[1])
+                    x, y = _data_xy(ax, t.xycoords, t.xy)
+                else:
+                    x, y = _data_xy(ax, t.get_transform(), t.get_position())
                 axes_texts.append({"text": text, "y": y})
                 if x is not None:
                     lanes.setdefault(text, []).append(x)
