@@ -17,18 +17,71 @@ Each takes the learner's class or function, a ``seed`` and a number of ``cases``
 learner objects per case, and derives ground truth without a reference implementation:
 
 * clocks: the learner's clock drives every node of a seeded faulty network; every event gets the
-  learner's timestamp, and the timestamps are compared with :meth:`Trace.happens_before`, the
-  causality computed from the trace itself;
-* reorder buffer: seeded streams over a faulty network drive ``offer``/``tick``; an oracle checks
-  the properties of the specification after every call (in order, no duplicates, no skipped gap
-  without a dead letter, no early give-up, no message waiting past ``gap_timeout``, nothing lost),
-  rather than comparing with a second buffer;
-* partition function: same key same partition, range, spread, and the same answers in fresh
+  learner's timestamp. Each value is checked against the rule applied to the learner's *own*
+  previous value on that node (so one wrong value is blamed once, not in every later event), and
+  the timestamps are compared with :meth:`Trace.happens_before`, the causality computed from the
+  trace itself;
+* reorder buffer: scripted and seeded streams drive ``offer``/``tick``; an oracle checks the
+  specification after every call, rather than comparing with a second buffer;
+* partition function: range, spread, same key same partition, and the same answers in fresh
   interpreters started with different ``PYTHONHASHSEED`` values.
 
-On failure a grader shrinks the case (:func:`gotchalab.check.shrink`) and raises
-:class:`gotchalab.check.CheckFailure` with a plain-language category, the seed, the shortest failing
-schedule and a timeline whose event details carry the learner's timestamps.
+Every check runs its scripted cases first (numbered ``0..S-1``, each reaching one rule on purpose),
+then ``cases`` seeded ones; case ``k`` depends only on the visible ``seed`` and ``k``, and
+``check_x(..., seed=seed, case=k)`` replays it alone. On failure a grader shrinks the case
+(:func:`gotchalab.check.shrink`) and raises :class:`gotchalab.check.CheckFailure` with a
+plain-language category, the visible seed, the shortest failing schedule, a timeline whose event
+details carry the learner's timestamps, and the exact call that replays it. A stub fails once with
+"not implemented yet" (no seed, schedule or picture).
+
+Rules checked, by graded cell (each by a scripted case that reaches it and by the sweep)
+----------------------------------------------------------------------------------------
+``lamport_local_tick`` (:func:`check_lamport_monotonic`)
+  L1 a fresh clock is 0: a node's first tick()/send() returns exactly 1; L2 tick()/send() return
+  exactly the previous time + 1; L3 every event on a node (receive too) gets a strictly larger
+  time; L4 every time is an int (not bool, not float).
+``lamport_receive_takes_max`` (:func:`check_lamport_receive_takes_max`)
+  L5 receive(ts) returns exactly max(previous time, ts) + 1, with the receiver behind, equal to and
+  ahead of ts, for duplicate copies, and as a node's first event.
+``lamport_respects_happens_before`` (:func:`check_lamport_respects_causality`)
+  L6 a happens-before b implies L(a) < L(b), for every pair of events of the run.
+``vector_clock_orders_causal_events`` (:func:`check_vector_clock_orders_causal`)
+  V1 every stamp is a dict with an int for exactly the given nodes (any names, 2 to 5 nodes);
+  V2 a fresh clock is all zeros, tick()/send() add one to the node's own entry only; V3 receive(ts)
+  is the element-wise max of the node's vector and ts, own entry + 1; V4 returned dicts are copies
+  (a later event does not change them, writing on them does not change the clock) and the clock
+  changes neither the ``nodes`` list nor the ``ts`` dict (:func:`_vector_copy_probe`, run through
+  :func:`gotchalab.check.beside`); V5 compare() is "before"/"after" on every causally ordered
+  pair, "equal" on an event with itself, and right on scripted ordered pairs.
+``vector_clock_detects_concurrency`` (:func:`check_vector_clock_detects_concurrency`)
+  V6 compare() is "concurrent" on every pair the run leaves unordered and on scripted
+  incomparable pairs (equal sums, one entry each way, five nodes).
+``reorder_buffer_delivers_in_order`` (:func:`check_reorder_buffer_in_order`)
+  B1 offer()/tick() return a list of the offered ``msg`` values; B2 s is delivered only after every
+  s' < s was delivered or dead-lettered; B3 an arrived message that can be delivered is delivered
+  in the same call; B4 nothing is lost by the final tick.
+``reorder_buffer_drops_duplicates`` (:func:`check_reorder_buffer_drops_duplicates`)
+  B5 a copy of a delivered, waiting or dead-lettered number is dropped, also while a finite gap
+  timeout is pending and for late arrivals after their gap was given up on (timing itself is
+  not judged in this cell).
+``reorder_buffer_gap_timeout_to_dlq`` (:func:`check_reorder_buffer_gap_timeout`)
+  B6 in any call where a waiting message has waited ``now - first arrival >= gap_timeout`` (the
+  boundary inclusive; a duplicate does not restart the wait), every missing number before it goes
+  to ``dlq`` and it is delivered with what follows; B7 offer() adds its message first, so an
+  arrival exactly at the timeout fills its gap; B8 a number is dead-lettered only when a message
+  after it has waited gap_timeout, only if it never arrived, never twice; B9 ``dlq`` is a list of
+  ints, only appended to, increasing; B10 times are int ms: timeouts from 20 ms to 30 s, clocks
+  from 0 or from an epoch in ms (1.7e12), so seconds and milliseconds cannot be confused.
+``partition_in_range_and_spread`` (:func:`check_partition_in_range_and_spread`)
+  P1 every answer is an int in range(n), n from 1 to 2**31 - 1; P2 keys spread evenly: n <= 32
+  within 40 % of the share, n from 100 to 1024 by a chi-square test, n = 10**6 and 2**31 - 1 with
+  few collisions, and each shape of key on its own (sequential ids, long common prefixes, common
+  suffixes, numbers, uuids, unicode, long and very short keys).
+``partition_same_key_same_partition`` (:func:`check_partition_same_key`)
+  P3 asked again, in another order, interleaved with other keys and n: the same answer.
+``partition_stable_across_processes`` (:func:`check_partition_stable_across_processes`)
+  P4 fresh interpreters with other ``PYTHONHASHSEED`` values give the same answers as the
+  learner's process (:func:`_stability_probe`, run through :func:`gotchalab.check.beside`).
 
 This module deliberately contains no Lamport clock, vector clock, reorder buffer or partition
 function: those are the exercise.
