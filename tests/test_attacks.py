@@ -10,7 +10,6 @@ earn points: proof that each attacks something real.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -129,39 +128,55 @@ def test_grader_files_are_untouched(attacked):
         assert "def fail(*a, **k):\n    return None" not in path.read_text(), path
 
 
-def test_attacks_marked_as_real_do_fool_an_in_kernel_grade(attacked):
-    """The catalogue attacks something real: in nbgrader's own kernel these earn points."""
+@pytest.fixture(scope="module")
+def in_kernel(attacked, tmp_path_factory):
+    """The attacks marked as fooling an in-kernel grade, graded by a real ``nbgrader autograde``
+    in a course of their own (never the destructive ones: nbgrader runs them unconfined)."""
     course, subs, _, _ = attacked
     real = [name for name, (_, tags) in subs.items() if "earns-points-in: nbgrader" in tags]
-    assert real
+    kernel_course = Course.create(tmp_path_factory.mktemp(f"kernel-{course.slug}"), course.slug)
+    kernel_course.generate()
     for name in real:
-        course.students.append(f"attack-{name}")
-    env_before = os.environ.get("GOTCHALAB_POSTGRES_URL")
-    course.autograde()
-    assert os.environ.get("GOTCHALAB_POSTGRES_URL") == env_before
+        dest = kernel_course.submission(f"attack-{name}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(subs[name][0].read_text())
+        kernel_course.students.append(f"attack-{name}")
+    kernel_course.autograde()
+    return kernel_course, real
+
+
+def test_attacks_marked_as_real_do_fool_an_in_kernel_grade(in_kernel):
+    """The catalogue attacks something real: in nbgrader's own kernel these earn points."""
+    course, real = in_kernel
+    assert real
     fooled = {name: sum(s for s, _ in course.scores(f"attack-{name}").values()) for name in real}
     tame = [name for name, pts in fooled.items() if pts == 0]
     assert not tame, f"{course.slug}: these attacks earn nothing even in nbgrader: {tame}"
 
 
-def test_the_authoritative_grade_overrides_nbgraders_in_the_gradebook(attacked):
+def test_the_authoritative_grade_overrides_nbgraders_in_the_gradebook(attacked, in_kernel):
     """Written back into the gradebook (manual scores), the judge's zeros replace the points the
     attacks earned in nbgrader's kernel, and `nbgrader export` reports them."""
     from gotchalab.grading import _write_gradebook
 
-    course, subs, results, _ = attacked
-    real = [name for name, (_, tags) in subs.items() if "earns-points-in: nbgrader" in tags]
-    if not all(f"attack-{n}" in course.students for n in real):
-        pytest.skip("needs the nbgrader run of the previous test")
+    course, real = in_kernel
+    _, _, results, _ = attacked
     db = f"sqlite:///{course.root}/gradebook.db"
-    written = _write_gradebook(db, course.slug, [results[n] for n in real])
-    assert written == sum(len(results[n].cells) for n in real)
+    # The judge graded copies in another folder: name each result by this course's submission.
+    from dataclasses import replace
+
+    mine = [replace(results[n], submission=str(course.submission(f"attack-{n}"))) for n in real]
+    written = _write_gradebook(db, course.slug, mine)
+    assert written == sum(len(r.cells) for r in mine)
     for name in real:
         assert sum(s for s, _ in course.scores(f"attack-{name}").values()) == 0, name
     course.nbgrader("export", "--to", str(course.root / "grades.csv"))
     rows = (course.root / "grades.csv").read_text().splitlines()
     header = rows[0].split(",")
+    seen = 0
     for row in rows[1:]:
         cells = dict(zip(header, row.split(","), strict=False))
         if cells.get("student_id", "").startswith("attack-"):
+            seen += 1
             assert float(cells["raw_score"]) == 0, row
+    assert seen == len(real)
