@@ -68,6 +68,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -451,7 +452,9 @@ TIMEOUT = 20.0
 MAX_RSS = 1 << 30  # bytes; a worker uses about 100 MiB
 
 
-def run_one(cells: list[Cell], mutant: Mutant | None, timeout: float) -> Verdict:
+def run_one(
+    cells: list[Cell], mutant: Mutant | None, timeout: float, tmpdir: str | None = None
+) -> Verdict:
     """Run the notebook with ``mutant`` (None: the solution) in a fresh process.
 
     Killed: a graded cell raised, the run took longer than ``timeout`` seconds, or the process
@@ -459,6 +462,8 @@ def run_one(cells: list[Cell], mutant: Mutant | None, timeout: float) -> Verdict
     before any timeout).
     """
     env = dict(os.environ, MPLBACKEND="Agg", PYDEVD_DISABLE_FILE_VALIDATION="1")
+    if tmpdir:
+        env["TMPDIR"] = tmpdir  # gotchalab.services keeps its servers under $TMPDIR
     started = time.monotonic()
     with tempfile.TemporaryFile("w+") as inp, tempfile.TemporaryFile("w+") as out:
         json.dump(_program(cells, mutant), inp)
@@ -503,10 +508,12 @@ _INFRA = re.compile(
 ATTEMPTS = 3
 
 
-def run_checked(cells: list[Cell], mutant: Mutant | None, timeout: float) -> Verdict:
+def run_checked(
+    cells: list[Cell], mutant: Mutant | None, timeout: float, tmpdir: str | None = None
+) -> Verdict:
     """:func:`run_one`, repeated (up to ``ATTEMPTS`` runs) while the verdict is an infra failure."""
     for _ in range(ATTEMPTS):
-        verdict = run_one(cells, mutant, timeout)
+        verdict = run_one(cells, mutant, timeout, tmpdir)
         text = " ".join([verdict.error or "", *verdict.notes])
         if not (verdict.killed and _INFRA.search(text)):
             return verdict
@@ -657,18 +664,34 @@ def sweep(slug: str, jobs: int = 2, timeout: float = TIMEOUT, progress=None) -> 
     started = time.monotonic()
     cells = notebook_cells(slug)
     mutants = [m for c in cells if c.kind == "solution" for m in generate(c.grade_id, c.source)]
-    baseline = run_checked(cells, None, max(timeout, 120.0))
-    timeout = max(timeout, 3 * baseline.seconds)
-    verdicts: list[Verdict] = []
-    if not baseline.killed:
-        with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for v in pool.map(lambda m: run_checked(cells, m, timeout), mutants):
-                verdicts.append(v)
-                if progress:
-                    progress(v)
-    else:
-        verdicts = [Verdict(m, True, "baseline", "the solution fails") for m in mutants]
+    # The embedded PostgreSQL servers of this sweep live in a directory of their own: the reaper of
+    # gotchalab.services in other processes on the machine (other versions of it, other sweeps)
+    # then never stops one under a mutant. 0o755: as root the server runs as another user.
+    tmpdir = tempfile.mkdtemp(prefix="gotchalab-mutate-")
+    os.chmod(tmpdir, 0o755)
+    try:
+        baseline = run_checked(cells, None, max(timeout, 120.0), tmpdir)
+        timeout = max(timeout, 3 * baseline.seconds)
+        verdicts: list[Verdict] = []
+        if not baseline.killed:
+            with ThreadPoolExecutor(max_workers=jobs) as pool:
+                for v in pool.map(lambda m: run_checked(cells, m, timeout, tmpdir), mutants):
+                    verdicts.append(v)
+                    if progress:
+                        progress(v)
+        else:
+            verdicts = [Verdict(m, True, "baseline", "the solution fails") for m in mutants]
+    finally:
+        _reap(tmpdir)
     return Sweep(slug, verdicts, equivalents(slug), baseline, time.monotonic() - started)
+
+
+def _reap(tmpdir: str) -> None:
+    """Stop any server a killed worker left in ``tmpdir``, then remove the directory."""
+    code = "from gotchalab.services import reap_orphans; reap_orphans()"
+    env = dict(os.environ, TMPDIR=tmpdir)
+    subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True)
+    shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def chapters() -> list[str]:
