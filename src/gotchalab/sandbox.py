@@ -37,6 +37,7 @@ import importlib
 import itertools
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -712,24 +713,59 @@ def _runner_main() -> None:
         os._exit(0)
 
 
-def _expose(path: Path, staging_root: Path) -> None:
-    """Make ``path`` reachable for the unprivileged user when an ancestor is closed to others
-    (Python installed under /root, say): in this mount namespace only, an empty tmpfs covers the
-    closed ancestor and ``path`` alone is bound back inside it. Nothing else of it shows."""
-    closed = next(
-        (a for a in reversed(path.parents) if a != Path("/") and not (a.stat().st_mode & 0o001)),
-        None,
-    )
-    if closed is None:
-        return
-    stage = staging_root / f"expose-{abs(hash(str(path)))}"
-    stage.mkdir(exist_ok=True)
+_SYSTEM_TOP = {
+    "usr",
+    "lib",
+    "lib32",
+    "lib64",
+    "libx32",
+    "bin",
+    "sbin",
+    "etc",
+    "proc",
+    "sys",
+    "dev",
+    "run",
+}
+
+
+def _confine_filesystem(keep: list[str]) -> None:
+    """Show the learner's process only what it needs, in its own mount namespace.
+
+    Every top-level directory that holds user data (``/tmp``, ``/var/tmp``, ``/home``, ``/root``,
+    ``/srv``, and whichever holds the course, such as ``/work``) is covered by an empty tmpfs, and
+    only the paths in ``keep`` (the interpreter, the virtualenv, gotchalab, the sandbox's own
+    directory, a database's socket directory) are bound back inside it. So no copy of the
+    instructor's notebooks, another learner's work or the git history can be read, wherever it
+    lies. System directories (``/usr``, ``/etc``...) stay as they are.
+    """
     run = lambda *a: subprocess.run(list(a), check=True, capture_output=True)  # noqa: E731
-    run("mount", "--bind", str(path), str(stage))
-    run("mount", "-t", "tmpfs", "-o", "size=1m,mode=0755", "tmpfs", str(closed))
-    path.mkdir(parents=True, exist_ok=True)
-    run("mount", "--bind", str(stage), str(path))
-    run("umount", str(stage))
+    keep_paths = sorted({Path(k) for k in keep if Path(k).exists()}, key=lambda p: len(p.parts))
+    tops = {Path("/", name) for name in ("tmp", "var/tmp", "home", "root", "srv", "mnt", "media")}
+    tops |= {Path("/", p.parts[1]) for p in keep_paths if len(p.parts) > 1}
+    tops = {t for t in tops if t.is_dir() and t.parts[1] not in _SYSTEM_TOP}
+    # Stage each kept path under a private tmpfs that no cover will hide, then cover, then bind
+    # each one back where it was.
+    stage = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path("/mnt")
+    run("mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(stage))
+    staged = []
+    for i, path in enumerate(keep_paths):
+        spot = stage / f"keep-{i}"
+        (spot.mkdir() if path.is_dir() else spot.touch())
+        run("mount", "--bind", str(path), str(spot))
+        staged.append((path, spot))
+    for top in sorted(tops, key=lambda p: len(p.parts)):
+        run("mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", str(top))
+    for path, spot in staged:
+        if spot.is_dir():
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
+        run("mount", "--bind", str(spot), str(path))
+    if (Path("/var/tmp")).is_dir():
+        os.chmod("/var/tmp", 0o1777)
+    os.chmod("/tmp", 0o1777)
 
 
 def _confine(cfg: dict[str, Any]) -> None:
@@ -739,8 +775,7 @@ def _confine(cfg: dict[str, Any]) -> None:
     os.chdir(cfg["workdir"])
     if os.geteuid() == 0 and cfg.get("namespaces"):
         subprocess.run(["mount", "--make-rprivate", "/"], check=True, capture_output=True)
-        for path in cfg.get("expose", []):
-            _expose(Path(path), Path(cfg["workdir"]).parent)
+        _confine_filesystem([*cfg.get("expose", []), str(Path(cfg["workdir"]).parent)])
         for path in cfg["hide"]:
             p = Path(path)
             if p.is_dir():
@@ -776,12 +811,17 @@ def _confine(cfg: dict[str, Any]) -> None:
 # -- the judge's handle on a runner ---------------------------------------------------------------
 
 
-def _needed_paths() -> set[str]:
-    """Where the learner's Python comes from: the interpreter, the virtualenv, gotchalab."""
+def _needed_paths(env: dict[str, str] | None = None) -> set[str]:
+    """What the learner's process must see: the interpreter, the virtualenv, gotchalab, and the
+    Unix socket directory of a database it is given (``GOTCHALAB_*_URL`` with ``host=/dir``)."""
     import gotchalab
 
     paths = {sys.base_prefix, sys.prefix, str(Path(gotchalab.__file__).parent)}
     paths.add(str(Path(os.path.realpath(sys.executable)).parent.parent))
+    for key, value in (env or {}).items():
+        if key.startswith("GOTCHALAB_") and key.endswith("_URL"):
+            for host in re.findall(r"[?&]host=(/[^&]+)", value):
+                paths.add(host)
     return {os.path.realpath(p) for p in paths}
 
 
@@ -873,7 +913,7 @@ class Runner:
             "workdir": str(self.workdir),
             "token": token,
             "hide": [str(Path(h).resolve()) for h in hide if _may_hide(Path(h))],
-            "expose": sorted(_needed_paths()),
+            "expose": sorted(_needed_paths(env)),
             "namespaces": namespaces,
             "net_lo": not network,
             "uid": user[0] if user else None,
