@@ -108,3 +108,15 @@ def test_memory_and_process_limits(tmp_path):
     finally:
         r.close()
     assert r.proc.poll() is not None
+
+
+def test_map_calls_makes_one_request_and_keeps_types(runner):
+    from gotchalab.check import map_calls
+
+    runner.exec_cell("m", "def part(key, n):\n    return sum(key.encode()) % n\n")
+    part = runner.lookup(["part"])["part"]
+    args = [(f"k{i}", 7) for i in range(500)]
+    assert map_calls(part, args) == [sum(k.encode()) % n for k, n in args]
+    runner.exec_cell("m2", "def boom(x):\n    raise KeyError(x)\n")
+    with pytest.raises(KeyError):
+        map_calls(runner.lookup(["boom"])["boom"], [(1,)])

@@ -404,6 +404,17 @@ def export(obj: Any, kind: str) -> Any:
     return _EXPORTERS[kind](obj)
 
 
+def map_calls(fn: Callable[..., Any], arglists: Sequence[Sequence[Any]]) -> list[Any]:
+    """``[fn(*args) for args in arglists]``, in one round trip when ``fn`` is a remote learner
+    function (thousands of calls of a pure function, such as a partitioner, cost one request).
+
+    The first exception stops the loop and is raised as :func:`call` would see it.
+    """
+    if is_remote(fn):
+        return fn.__gotchalab_session__.request("map", None, fn, [list(a) for a in arglists])
+    return [fn(*a) for a in arglists]
+
+
 def beside(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
     """Run the module-level gotchalab function ``fn(*args, **kw)`` where the learner's code runs.
 

@@ -72,7 +72,7 @@ class CellResult:
     points: float
     max_points: float
     error: str | None = None
-    tampered: list[str] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 @dataclass
@@ -328,7 +328,11 @@ def regrade_notebook(
             cells.append(CellResult(gid, 0.0, points, why))
         else:
             ok = got["error"] is None
-            cells.append(CellResult(gid, points if ok else 0.0, points, got["error"]))
+            cells.append(
+                CellResult(
+                    gid, points if ok else 0.0, points, got["error"], got.get("seconds", 0.0)
+                )
+            )
     notes = data.get("notes", []) if isinstance(data, dict) else []
     isolation = data.get("isolation", "") if isinstance(data, dict) else ""
     return NotebookResult(str(submission), cells, notes, isolation, time.perf_counter() - started)
@@ -433,9 +437,10 @@ def _judge() -> None:
                 error = f"the learner's process ended before this test could run: {exc}"
         finally:
             clock.cancel()
+        t0 = time.perf_counter()
         if error is None:
             error = _run_test(ns, gid, code, timeout, runner)
-        results.append({"grade_id": gid, "error": error})
+        results.append({"grade_id": gid, "error": error, "seconds": time.perf_counter() - t0})
         write()
         if runner is not None and runner.proc.poll() is not None:
             runner.close()

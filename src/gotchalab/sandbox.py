@@ -693,6 +693,9 @@ def _runner_main() -> None:
             fn = getattr(fn, part)
         return fn(*args, **kw)
 
+    def map_calls(fn: Any, arglists: list[list[Any]]) -> list[Any]:
+        return [fn(*a) for a in arglists]
+
     def export(obj: Any, kind: str) -> Any:
         from gotchalab import check
 
@@ -701,7 +704,9 @@ def _runner_main() -> None:
     def bye() -> None:
         threading.Timer(0.05, lambda: os._exit(0)).start()
 
-    end.handlers.update(exec=exec_cell, lookup=lookup, libcall=libcall, export=export, bye=bye)
+    end.handlers.update(
+        exec=exec_cell, lookup=lookup, libcall=libcall, export=export, bye=bye, map=map_calls
+    )
     end.listen()
     # Tell the judge we are ready over the control pipe (stdout). Then wait on stdin, the
     # lifeline: the judge holds its other end, so when the judge ends, for whatever reason,
