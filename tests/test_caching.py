@@ -727,3 +727,30 @@ def test_marks_count_where_their_time_coordinate_is_in_data_units():
         "stale c": 7.0,
         "stale d": None,
     }
+
+
+def test_draw_race_without_moments_marks_the_learners_own_stale_moments():
+    def no_default(schedule, moments=None):
+        return draw_marked(schedule, [] if moments is None else moments)
+
+    check_draw_race(no_default, seed=1, n=3)  # the default path is checked only when given
+    with pytest.raises(CheckFailure) as err:
+        check_draw_race(no_default, seed=1, n=3, stale_moments=stale_moments_by_replay)
+    assert err.value.category == "stale moment not marked"
+    assert "no moments given" in err.value.what
+    assert err.value.replay.startswith("draw_race([(") and err.value.replay.endswith(")])")
+
+    # a wrong stale_moments costs nothing here: drawn consistently, or skipped if undrawable
+    def wrong(schedule):
+        return stale_moments_by_replay(schedule, bug="every stale step")
+
+    def draws_wrong(schedule, moments=None):
+        return draw_marked(schedule, wrong(schedule) if moments is None else moments)
+
+    check_draw_race(draws_wrong, seed=1, n=3, stale_moments=wrong)
+    for broken in (
+        lambda s: stale_moments_by_replay(s, bug="off by one"),  # past the last step
+        lambda s: (_ for _ in ()).throw(NotImplementedError()),
+        lambda s: "[4]",
+    ):
+        check_draw_race(draw_marked, seed=1, n=3, stale_moments=broken)

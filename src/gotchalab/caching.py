@@ -866,8 +866,94 @@ _DRAW_SCRIPTED: list[list[tuple[str, str]]] = [
 ]
 
 
+def _draw_once(
+    fn: Callable[..., Any],
+    case: list[tuple[str, str]],
+    moments: list[int],
+    *,
+    given: bool,
+    seed: int,
+    rule: str,
+) -> None:
+    """Draw ``case`` with ``fn`` (passing ``moments`` when ``given``) and judge the figure."""
+    shown = _numbered(case)
+    args: tuple[Any, ...] = (
+        ([tuple(s) for s in case], list(moments)) if given else ([tuple(s) for s in case],)
+    )
+    replay_call = _replay_call("draw_race", *args)
+    common: dict[str, Any] = dict(seed=seed, schedule=shown, replay=replay_call)
+    try:
+        fig = fn(*args)
+    except NotImplementedError:
+        fail(
+            "not implemented yet",
+            "draw_race(schedule, moments) raised NotImplementedError: replace the "
+            "`raise NotImplementedError()` line with your code",
+        )
+    except Exception as exc:
+        fail(
+            "your code raised an exception",
+            f"{replay_call.split('(', 1)[0]}(schedule{', moments' if given else ''}) raised "
+            f"{type(exc).__name__}: {exc}" + _learner_line(exc) + f" ({rule})",
+            **common,
+        )
+    data = export(fig, "race_figure")
+    if not data["figure"]:
+        fail(
+            "not a figure",
+            f"draw_race must return a matplotlib Figure, got {data['type']}: {data['repr']}",
+            **common,
+        )
+    actors = list(dict.fromkeys(a for a, _ in case))
+    missing = [a for a in actors if a not in data["texts"]]
+    marks = [t["y"] for t in data["axes_texts"] if "stale" in t["text"].lower()]
+    want_y = [i + 1.0 for i in moments]
+    unmarked = [
+        i
+        for i, y in zip(moments, want_y, strict=True)
+        if not any(m is not None and abs(m - y) <= 0.5 for m in marks)
+    ]
+    extra = [m for m in marks if m is None or not any(abs(m - y) <= 0.5 for y in want_y)]
+    problem = None
+    if missing:
+        problem = (
+            "no lane per actor",
+            f"the figure has no text naming actor(s) {missing}; draw one lane per actor, "
+            "labelled with its name",
+        )
+    elif unmarked:
+        problem = (
+            "stale moment not marked",
+            f"no text containing 'stale' on the axes at step(s) {unmarked} "
+            f"(y = step + 1 = {[i + 1 for i in unmarked]}) of moments={moments}",
+        )
+    elif extra:
+        where = ", ".join(
+            "a place not given in data coordinates" if m is None else f"y = {m:g}" for m in extra
+        )
+        problem = (
+            "stale marked where it is not",
+            f"a text containing 'stale' on the axes at {where}, but moments={moments} puts "
+            f"marks only at y = {[i + 1 for i in moments]}",
+        )
+    if problem:
+        fail(
+            problem[0],
+            f"{problem[1]} ({rule})",
+            expected={"marks at y": [i + 1 for i in moments], "lanes": actors},
+            got={"marks at y": marks, "texts": data["texts"]},
+            trace=_model_trace(case),
+            highlight={i: "stale from here" for i in moments},
+            **common,
+        )
+
+
 def check_draw_race(
-    fn: Callable[[list[tuple[str, str]], list[int]], Any], *, seed: int = 0, n: int = 8
+    fn: Callable[..., Any],
+    *,
+    seed: int = 0,
+    n: int = 8,
+    stale_moments: Callable[[list[tuple[str, str]]], Any] | None = None,
 ) -> None:
     """Grade ``fn(schedule, moments) -> Figure`` on scripted and ``n`` seeded schedules.
 
@@ -881,7 +967,11 @@ def check_draw_race(
       ``xy`` is there, in data coordinates);
     * no other text on the axes contains "stale" (titles may).
 
-    The figure is read through ``export(fig, "race_figure")`` (plain data), then closed.
+    With the learner's ``stale_moments``, also: ``fn(schedule)`` with no moments marks exactly
+    what ``stale_moments(schedule)`` returns, right or wrong (judged for consistency only, and
+    skipped when ``stale_moments`` raises or returns something that can't be drawn, so a wrong
+    ``stale_moments`` costs no points here). The figure is read through
+    ``export(fig, "race_figure")`` (plain data), then closed.
     """
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -901,77 +991,32 @@ def check_draw_race(
             cases.append(s)
     for case in cases:
         truth = _truth_stale_moments(case)
-        shown = _numbered(case)
-        replay_call = _replay_call("draw_race", [tuple(s) for s in case], truth)
-        try:
-            fig = fn([tuple(s) for s in case], list(truth))
-        except NotImplementedError:
-            fail(
-                "not implemented yet",
-                "draw_race(schedule, moments) raised NotImplementedError: replace the "
-                "`raise NotImplementedError()` line with your code",
+        _draw_once(fn, case, truth, given=True, seed=seed, rule="moments given")
+    checked = len(cases)
+    if stale_moments is not None:
+        for case in _DRAW_SCRIPTED[:2]:
+            try:
+                own = stale_moments([tuple(s) for s in case])
+            except Exception:  # stale_moments is graded by its own cells
+                continue
+            drawable = (
+                type(own) is list
+                and all(type(i) is int for i in own)
+                and all(
+                    0 <= a < b <= len(case) for a, b in zip(own, [*own[1:], len(case)], strict=True)
+                )
             )
-        except Exception as exc:
-            fail(
-                "your code raised an exception",
-                f"draw_race(schedule, {truth!r}) raised {type(exc).__name__}: {exc}"
-                + _learner_line(exc),
-                seed=seed,
-                schedule=shown,
-                replay=replay_call,
-            )
-        data = export(fig, "race_figure")
-        common: dict[str, Any] = dict(seed=seed, schedule=shown, replay=replay_call)
-        if not data["figure"]:
-            fail(
-                "not a figure",
-                f"draw_race must return a matplotlib Figure, got {data['type']}: {data['repr']}",
-                **common,
-            )
-        actors = list(dict.fromkeys(a for a, _ in case))
-        missing = [a for a in actors if a not in data["texts"]]
-        marks = [t["y"] for t in data["axes_texts"] if "stale" in t["text"].lower()]
-        want_y = [i + 1.0 for i in truth]
-        unmarked = [
-            i
-            for i, y in zip(truth, want_y, strict=True)
-            if not any(m is not None and abs(m - y) <= 0.5 for m in marks)
-        ]
-        extra = [m for m in marks if m is None or not any(abs(m - y) <= 0.5 for y in want_y)]
-        problem = None
-        if missing:
-            problem = (
-                "no lane per actor",
-                f"the figure has no text naming actor(s) {missing}; draw one lane per actor, "
-                "labelled with its name",
-            )
-        elif unmarked:
-            problem = (
-                "stale moment not marked",
-                f"no text containing 'stale' on the axes at step(s) {unmarked} "
-                f"(y = step + 1 = {[i + 1 for i in unmarked]}) of moments={truth}",
-            )
-        elif extra:
-            where = ", ".join(
-                "a place not given in data coordinates" if m is None else f"y = {m:g}"
-                for m in extra
-            )
-            problem = (
-                "stale marked where it is not",
-                f"a text containing 'stale' on the axes at {where}, but moments={truth} puts "
-                f"marks only at y = {[i + 1 for i in truth]}",
-            )
-        if problem:
-            fail(
-                problem[0],
-                problem[1],
-                expected={"marks at y": [i + 1 for i in truth], "lanes": actors},
-                got={"marks at y": marks, "texts": data["texts"]},
-                trace=_model_trace(case),
-                highlight={i: "stale from here" for i in truth},
-                **common,
-            )
-    passed("draw_race marks every stale moment", len(cases), started)
+            if drawable:
+                _draw_once(
+                    fn,
+                    case,
+                    own,
+                    given=False,
+                    seed=seed,
+                    rule=f"no moments given: mark stale_moments(schedule), which returned {own}",
+                )
+                checked += 1
+    passed("draw_race marks every stale moment", checked, started)
 
 
 # ==================================================================================================
