@@ -45,8 +45,11 @@ lint: setup ## ruff over the library, tests and tools
 unit: setup ## library unit tests (fast)
 	$(PY) -m pytest -q -m "not slow"
 
-test: setup lint browser ## everything CI checks: ruff, unit tests, nbval, graders vs mutants, release freshness, book build, offline rendering
-	$(PY) -m pytest -q
+# Most of the suite waits on other processes (kernels, nbgrader, the judge's calls into the
+# sandbox), so three workers keep two cores busy; each chapter's graded course stays on one.
+TEST_JOBS ?= 3
+test: setup lint browser ## everything CI checks: ruff, unit tests, nbval, graders vs mutants and attacks, release freshness, book build, offline rendering
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadgroup
 
 # Headless Chromium proves the book renders offline. Installed from Debian's packages where we are
 # root (CI) or have passwordless sudo; elsewhere the browser tests say they were skipped and why.

@@ -48,7 +48,10 @@ def test_catalogue_has_at_least_twelve_attack_classes():
     assert len(_attacks()) >= 12, [a[0] for a in _attacks()]
 
 
-@pytest.fixture(scope="module", params=CHAPTERS)
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param(s, marks=pytest.mark.xdist_group(f"attacks-{s}")) for s in CHAPTERS],
+)
 def attacked(request, tmp_path_factory):
     slug = request.param
     course = Course.create(tmp_path_factory.mktemp(f"attack-{slug}"), slug)
@@ -96,26 +99,30 @@ def test_every_attack_scores_zero_and_the_batch_completes(attacked):
         assert r.cells and all(c.error for c in r.cells), f"{name}: a cell has no verdict"
 
 
-def test_no_attack_process_outlives_the_grade(attacked):
-    _, _, _, started = attacked
-    deadline = time.monotonic() + 10  # a process being reaped may show for a moment
-    while True:
-        survivors = []
-        for p in psutil.process_iter(["username", "create_time", "cmdline", "cwd", "status"]):
-            try:
-                if (
-                    p.info["create_time"] >= started - 1
-                    and p.info["status"] != psutil.STATUS_ZOMBIE
-                    and (
-                        p.info["username"] == "nobody"
-                        or "gotchalab-sandbox-" in (p.info["cwd"] or "")
-                    )
-                ):
-                    survivors.append((p.pid, p.info["cmdline"]))
-            except psutil.Error:
+def _orphans() -> list[tuple[int, list[str] | None]]:
+    """Processes of a learner sandbox whose sandbox is gone: a live grader's runner (other tests
+    may be grading in parallel) still has its directory; whatever an attack left behind does
+    not."""
+    found = []
+    for p in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if p.info["status"] == psutil.STATUS_ZOMBIE:
                 continue
-        if not survivors or time.monotonic() > deadline:
-            break
+            where = p.environ().get("MPLCONFIGDIR", "")
+        except (psutil.Error, OSError):
+            continue
+        if "gotchalab-sandbox-" in where:
+            sandbox = Path(where.split("gotchalab-sandbox-")[0]) / (
+                "gotchalab-sandbox-" + where.split("gotchalab-sandbox-")[1].split("/")[0]
+            )
+            if not sandbox.exists():
+                found.append((p.pid, p.info["cmdline"]))
+    return found
+
+
+def test_no_attack_process_outlives_the_grade(attacked):
+    deadline = time.monotonic() + 10  # a process being reaped may show for a moment
+    while (survivors := _orphans()) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not survivors, f"processes left running by the attacks: {survivors}"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_chapters import toc_pages
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("book")]
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -37,6 +37,9 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from vendor_static import PINNED
 
+# Module-scoped fixtures: keep this module on one pytest-xdist worker.
+pytestmark = pytest.mark.xdist_group("book")
+
 ROOT = Path(__file__).resolve().parents[1]
 VENDOR_STAMP = ROOT / "book" / "_static" / "vendor" / ".stamp"
 CHROMIUM = Path("/usr/bin/chromium")

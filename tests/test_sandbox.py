@@ -6,12 +6,13 @@ import pytest
 
 from gotchalab.sandbox import LearnerDied, LearnerError, Limits, Proxy, Runner
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sandbox")]
 
 
 @pytest.fixture(scope="module")
 def runner():
     r = Runner()
+    assert r.exec_cell("learner", LEARNER) is None
     yield r
     r.close()
 
@@ -54,7 +55,6 @@ box = Box()
 
 
 def test_plain_data_comes_back_by_value(runner):
-    assert runner.exec_cell("learner", LEARNER) is None
     box = runner.lookup(["box"])["box"]
     got = box.plain()
     assert got == [1, (2, "three"), {"k": {4.5, None}}, b"6", True]

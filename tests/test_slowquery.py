@@ -17,7 +17,7 @@ from gotchalab import slowquery as sq
 from gotchalab.check import CheckFailure
 from gotchalab.services import postgres
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.xdist_group("slowquery")]
 
 
 @pytest.fixture(scope="module")
@@ -437,6 +437,22 @@ def test_index_for_rejects(pg, kind, wrong, says):
     assert pg.query("SELECT count(*) FROM ex_orders") == [(sq.EX_ROWS,)]
 
 
+def test_expressions_are_compared_as_the_catalogue_writes_them(pg):
+    with pg.connect() as conn:
+        spelled = sq._spellings(conn, "ex_orders", {sq._UTC_DAY, "lower(email)"})
+    assert set(spelled.values()) == {sq._UTC_DAY, "lower(email)"}
+    assert spelled["lower(email)"] == "lower(email)"
+    # an expression that is not a function call must be written in parentheses of its own
+    with pytest.raises(CheckFailure, match="rejected"):
+        sq.check_index_for(
+            lambda q: f"CREATE INDEX ON {q.table} ({q.equal[0]})",
+            pg,
+            kinds=("expression",),
+            seed=0,
+            cases=len(sq._SHAPES["expression"]),
+        )
+
+
 def test_wrong_indexes_also_fail_on_the_real_plan(pg):
     # Beyond the key-column rule, the data makes a badly chosen index read too many pages (or go
     # unused) in every composite and partial shape: the page budget alone tells them apart.
@@ -483,7 +499,7 @@ def test_slow_query_shapes_are_seeded_and_varied():
     texts = {sq._slow_query("partial", random.Random(s)).fixed for s in range(60)}
     assert texts == {"status = 'pending'", "status = 'refunded'", "status = 'on_hold'", "flagged"}
     exprs = {sq._slow_query("expression", random.Random(s)).equal for s in range(60)}
-    assert exprs == {("lower(email)",), ("upper(sku)",), ("lower(coupon)",)}
+    assert exprs == {("lower(email)",), ("upper(sku)",), ("lower(coupon)",), (sq._UTC_DAY,)}
     two = [sq._slow_query("composite", random.Random(s), 2).equal for s in range(20)]
     assert set(two) == {("store_id", "courier_id"), ("courier_id", "store_id")}
     with pytest.raises(ValueError, match="unknown query kind"):
