@@ -27,6 +27,17 @@ def _cell(kind: str, source: str, **nbgrader) -> dict:
     return cell
 
 
+def _as_notebook(cells: list[dict]) -> dict:
+    return {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+
+
 def _notebook(path: Path, solution: str) -> Path:
     cells = [
         _cell("code", "import gotchalab.check as ch", grade_id="imports"),
@@ -52,14 +63,7 @@ def _notebook(path: Path, solution: str) -> Path:
             points=2,
         ),
     ]
-    nb = {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
+    nb = _as_notebook(cells)
     path.write_text(json.dumps(nb))
     return path
 
@@ -128,15 +132,7 @@ def _two_cells(tmp_path, first: str, second: str, *, try_cell: str | None = None
             points=1,
         ),
     ]
-    nb = {
-        "cells": cells,
-        "metadata": {
-            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
-        },
-        "nbformat": 4,
-        "nbformat_minor": 5,
-    }
-    return nb
+    return _as_notebook(cells)
 
 
 def _write(path: Path, nb: dict) -> Path:
