@@ -23,6 +23,50 @@ Invariants
   is watched by a client-side deadline, and every backend they started is cancelled and closed in a
   ``finally`` block.
 
+Rules the graders check (each by a scripted case that reaches it, and by seeded cases)
+--------------------------------------------------------------------------------------------
+``check_find_runaway`` (cell ``find_runaway_backend``):
+
+1. the answer is an ``int``: the pid of the client backend whose *active* query started earliest,
+   not the caller's own; decoys that each catch one way of getting it wrong: idle sessions, idle
+   in transaction, in an aborted transaction (older last queries), later queries inside
+   transactions begun before the runaway (``xact_start``), later queries on older connections
+   (``backend_start``, pid), a runaway waiting for a lock, sleeping, spinning or with parallel
+   workers (same ``query_start`` as their leader), a runaway that reads ``pg_stat_activity``
+   itself, identical application names (the caller's too), a WAL sender running a query since
+   before everything (``backend_type``), an older query cancelled or its backend terminated just
+   before the call;
+2. the caller's connection is left as it was given: open, autocommit off, its transaction still
+   open with the caller's uncommitted row in it;
+3. find_runaway only finds: the runaway and the later queries still run afterwards.
+
+``check_index_for`` (cells ``index_turns_seq_scan_into_index_scan``,
+``composite_index_column_order``, ``partial_index_for_fixed_predicate``):
+
+1. one ``CREATE INDEX`` string, no ``CONCURRENTLY``, no second statement, accepted by PostgreSQL,
+   making exactly one index;
+2. its key columns (``pg_get_indexdef``) hold every ``q.equal`` expression and ``q.range``, every
+   equality column before the range column;
+3. the plan uses it and its estimated cost drops;
+4. the query then reads at most matching rows + :data:`PAGE_SLACK` pages (on ``ex_orders`` a
+   range-first index, one on the equality columns alone or on one of two equality columns, and a
+   plain column for an expression all fail this on the real plan too);
+5. a query with ``q.fixed`` gets a partial index holding exactly the rows that satisfy it.
+
+``check_timeout`` (cell ``timeout_stops_runaway_keeps_workload``):
+
+1. the connection comes back open, autocommit off, isolation level / read-only / deferrable
+   unchanged, no transaction open;
+2. no other setting of the session changed;
+3. ``NORMAL_MAX_MS < statement_timeout < STOP_WITHIN_MS``, in force in the session;
+4. nothing changed for other sessions (new-session default, per-role/per-database settings,
+   ALTER SYSTEM; undone by the grader);
+5. the app's requests: normal ones up to exactly NORMAL_MAX_MS (sleeping, waiting for a lock)
+   succeed, its committed and rolled-back transactions keep their meaning, its own error stays
+   its own; runaways (a lock wait as the very first request; a CPU-bound one and one inside a
+   transaction after commits and rollbacks) are cancelled with SQLSTATE 57014 by the server's
+   statement timeout.
+
 Why psycopg's low-level ``pgconn.send_query`` is used for background queries: it sends a query and
 returns at once, so a grader can stage several sessions (a runaway, quick queries, idle ones) from
 one thread in a few milliseconds, without a thread per session and without races on start order.
@@ -1125,6 +1169,9 @@ class SlowQuery(NamedTuple):
     fixed: str | None
 
 
+# An expression that is not a function call: an index needs it in parentheses of its own.
+_UTC_DAY = "(created_at AT TIME ZONE 'UTC')::date"
+
 # The shapes of slow query, by kind; a case k of a check takes shape k (mod the number of shapes
 # of its kinds), so every shape is reached by a scripted case, and the values are seeded.
 # A shape: (equality columns, range column or None, fixed predicate or None).
@@ -1133,6 +1180,7 @@ _SHAPES: dict[str, list[tuple[tuple[str, ...], str | None, str | None]]] = {
     "expression": [
         (("lower(email)",), None, None),
         (("upper(sku)",), None, None),
+        ((_UTC_DAY,), None, None),
         (("lower(coupon)",), None, None),
     ],
     "composite": [
@@ -1163,6 +1211,8 @@ _EPOCH = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
 
 def _equal_value(col: str, rng: random.Random) -> str:
     """A literal for ``col = ...`` that matches rows of ``ex_orders``."""
+    if col == _UTC_DAY:
+        return f"'{(_EPOCH + datetime.timedelta(days=rng.randrange(730))).date().isoformat()}'"
     if col == "lower(email)":
         return f"'user{rng.randint(1, EX_CUSTOMERS)}@example.com'"
     if col == "upper(sku)":
@@ -1216,12 +1266,17 @@ def _plan(conn: Any, sql: str, analyze: bool) -> dict[str, Any]:
     return plan_summary(conn.execute(f"EXPLAIN ({opts}) {sql}").fetchone()[0])
 
 
-def _index_case(conn: Any, q: SlowQuery, stmt: Any) -> str | None:
+def _index_case(
+    conn: Any, q: SlowQuery, stmt: Any, spelled: dict[str, str] | None = None
+) -> str | None:
     """Build the learner's index in a transaction that is always rolled back; judge the plan.
 
     Returns None if the index does its job, else what is wrong (one sentence to show).
+    ``spelled`` maps how the catalogue writes an expression to how ``q`` writes it.
     """
     import psycopg
+
+    spelled = spelled or {}
 
     if type(stmt) is not str or not _CREATE_INDEX.match(stmt):
         return f"index_for returned {stmt!r}; expected a string 'CREATE INDEX ... ON ...'"
@@ -1265,6 +1320,8 @@ def _index_case(conn: Any, q: SlowQuery, stmt: Any) -> str | None:
             else None
         )
     wanted = [*q.equal, *([q.range] if q.range else [])]
+    # The catalogue writes an expression its own way: compare it with how it writes ours.
+    keys = [spelled.get(k, k) for k in keys]
     missing = [c for c in wanted if c not in keys]
     if missing:
         return (
@@ -1301,6 +1358,20 @@ def _index_case(conn: Any, q: SlowQuery, stmt: Any) -> str | None:
     return None
 
 
+def _spellings(conn: Any, table: str, exprs: set[str]) -> dict[str, str]:
+    """How ``pg_get_indexdef`` writes each expression: built on an empty index, rolled back."""
+    out = {}
+    with conn.transaction(force_rollback=True):
+        for expr in sorted(exprs):
+            conn.execute(f"CREATE INDEX gotchalab_spelling ON {table} (({expr})) WHERE false")
+            spelled = conn.execute(
+                "SELECT pg_get_indexdef('gotchalab_spelling'::regclass, 1, true)"
+            ).fetchone()[0]
+            conn.execute("DROP INDEX gotchalab_spelling")
+            out[spelled] = expr
+    return out
+
+
 def check_index_for(
     index_for: Callable[[SlowQuery], Any],
     server: Any = None,
@@ -1326,6 +1397,11 @@ def check_index_for(
 
     Ground truth is the real planner's EXPLAIN ANALYZE output and the catalogue.
     """
+    unknown = [kind for kind in kinds if kind not in _SHAPES]
+    if unknown or not kinds:
+        raise ValueError(
+            f"unknown query kinds {unknown or kinds!r}; expected some of {list(_SHAPES)}"
+        )
     server = server if server is not None else lab()
     started = time.perf_counter()
     shapes = [(kind, i) for kind in kinds for i in range(len(_SHAPES[kind]))]
@@ -1334,6 +1410,11 @@ def check_index_for(
     ) as conn:
         conn.execute("SET max_parallel_workers_per_gather = 0")  # one plain plan to read
         conn.commit()
+        spelled = _spellings(
+            conn,
+            "ex_orders",
+            {c for kind in kinds for eq, _, _ in _SHAPES[kind] for c in eq if not c.isidentifier()},
+        )
         for k in range(cases):
             kind, shape = shapes[k % len(shapes)]
             q = _slow_query(kind, random.Random(seed * 1_000_003 + k), shape)
@@ -1341,7 +1422,7 @@ def check_index_for(
                 f"sq.check_index_for(index_for, pg, kinds={kinds!r}, seed={seed}, cases={k + 1})"
             )
             stmt = _learner(index_for, q, what=f"index_for({q!r})", seed=seed, replay=replay)
-            msg = _index_case(conn, q, stmt)
+            msg = _index_case(conn, q, stmt, spelled)
             if msg:
                 fail(
                     "index does not fix the plan",
@@ -1354,7 +1435,8 @@ def check_index_for(
                     ],
                     replay=replay,
                     hint="equality columns first, then the range column; index the expression "
-                    "the query uses; WHERE <fixed predicate> for a partial index",
+                    "the query uses, in parentheses of its own; WHERE <fixed predicate> for a "
+                    "partial index",
                 )
     passed(f"index_for fixes the plan ({', '.join(kinds)})", cases, started)
 

@@ -3,6 +3,6 @@ reads every row of the first one's value."""
 # expect-fail: composite_index_column_order
 # %% edit: index_for
 # replace:
-#     cols = [f"({c})" if "(" in c else c for c in q.equal]
+#     cols = [c if c.isidentifier() else f"({c})" for c in q.equal]
 # with:
-#     cols = [f"({c})" if "(" in c else c for c in q.equal[:1]]
+#     cols = [c if c.isidentifier() else f"({c})" for c in q.equal[:1]]

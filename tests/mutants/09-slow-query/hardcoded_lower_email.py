@@ -3,6 +3,6 @@ scan."""
 # expect-fail: index_turns_seq_scan_into_index_scan
 # %% edit: index_for
 # replace:
-#     cols = [f"({c})" if "(" in c else c for c in q.equal]
+#     cols = [c if c.isidentifier() else f"({c})" for c in q.equal]
 # with:
-#     cols = ["(lower(email))" if "(" in c else c for c in q.equal]
+#     cols = [c if c.isidentifier() else "(lower(email))" for c in q.equal]

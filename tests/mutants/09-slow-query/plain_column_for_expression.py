@@ -3,7 +3,7 @@
 # %% edit: index_for
 # replace:
 #     # An index on an expression needs its own parentheses: CREATE INDEX ON t ((lower(email))).
-#     cols = [f"({c})" if "(" in c else c for c in q.equal]
+#     cols = [c if c.isidentifier() else f"({c})" for c in q.equal]
 #     # Equality columns first: the range then scans one contiguous slice of the index.
 # with:
 #     cols = [c.removeprefix("lower(").removesuffix(")") for c in q.equal]

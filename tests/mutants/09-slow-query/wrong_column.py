@@ -6,7 +6,7 @@ query filters on, so the planner keeps its sequential scan."""
 # %% edit: index_for
 # replace:
 #     # An index on an expression needs its own parentheses: CREATE INDEX ON t ((lower(email))).
-#     cols = [f"({c})" if "(" in c else c for c in q.equal]
+#     cols = [c if c.isidentifier() else f"({c})" for c in q.equal]
 #     # Equality columns first: the range then scans one contiguous slice of the index.
 #     if q.range is not None:
 #         cols.append(q.range)
