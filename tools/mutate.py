@@ -47,7 +47,7 @@ All these operators are kept. Measured on the course's 2-core machine while othe
 ``--jobs 2`` at load 6.5 (149 + 295 + 92 + 88 s) and 13 min at load 9, about 6 min of CPU in
 all, so within the ~10 minute budget when the machine is not shared. Most of the time is process
 start-up, PostgreSQL start-up (04, 09) and the ch04 survivors, which run every later graded cell;
-no operator dominates the count, and each one found a gap or an equivalent worth stating.
+no single operator dominates the count.
 
 Mutant ids are readable and survive unrelated edits of the solution (no line numbers):
 ``"<grade_id>: <operator>: <original line> => <mutated line>"``, lines stripped and whitespace
