@@ -18,7 +18,9 @@ import pytest
 from conftest import SUMMARY
 from mutate import chapters, sweep
 
-pytestmark = pytest.mark.slow
+# One xdist worker runs the four sweeps one after the other: each already keeps two processes
+# busy (``jobs=2``), which is the machine.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("mechanical")]
 
 
 @pytest.mark.parametrize("slug", chapters())
@@ -27,7 +29,9 @@ def test_mechanical_mutants_are_killed_or_explained(slug):
     SUMMARY.append(result.score_line())
     # A listed id that is no longer generated, or is killed now, is reported (not a failure: a
     # grader that got stricter is good news); drop it from the toml file.
-    SUMMARY.extend(f"  stale entry in tests/mechanical/{slug}.toml: {s}" for s in result.stale)
+    SUMMARY.extend(
+        f"{slug}: stale entry in tests/mechanical/{slug}.toml: {s}" for s in result.stale
+    )
     assert not result.baseline.killed, (
         f"{slug}: the unmutated solution fails in the fast runner "
         f"({result.baseline.by}: {result.baseline.error})"
