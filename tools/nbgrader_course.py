@@ -126,12 +126,12 @@ def _parse_edit(body: str, where: str) -> list[tuple[str, str]]:
     return [(_uncomment(texts[i]), _uncomment(texts[i + 1])) for i in range(0, len(texts), 2)]
 
 
-def load_mutants(slug: str, root: Path = MUTANTS) -> list[Mutant]:
+def load_mutants(slug: str, root: Path | None = None) -> list[Mutant]:
     """Parse ``<root>/<slug>/*.py`` (format in CONTRIBUTING.md); ``root`` defaults to the
     project's own ``tests/mutants``; ``INDEPENDENT_MUTANTS`` holds those written from the release
     alone."""
     out = []
-    for path in sorted((root / slug).glob("*.py")):
+    for path in sorted(((MUTANTS if root is None else root) / slug).glob("*.py")):
         text = path.read_text()
         doc_match = re.match(r'\s*"""(.*?)"""', text, re.DOTALL)
         if not doc_match:
