@@ -529,6 +529,10 @@ def test_copy_probe_runs_beside_a_remote_learner() -> None:
             calls.append(fn.__name__)
             return fn(*[a.real if isinstance(a, Remote) else a for a in args], **kw)
 
+        def request(self, kind, _target, fn, arglists):  # check.map_calls: a batch of calls
+            assert kind == "map"
+            return [fn.real(*a) for a in arglists]
+
     class Remote:
         __gotchalab_remote__ = True
         __gotchalab_session__ = Session()
