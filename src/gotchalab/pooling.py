@@ -14,17 +14,54 @@ Models (for pictures; deterministic for a seed)
 Graders (``check_*``)
 ---------------------
 The learner writes ``ConnectionPool(dsn, size, acquire_timeout, connect=psycopg.connect)`` and
-``diagnose(conn, prefix)``. Each grader runs two kinds of cases:
+``diagnose(conn, prefix)``. Each pool grader runs three kinds of cases:
 
-* **model cases**: thousands of seeded single-threaded operation sequences against a fake
-  connection factory (:class:`FakeServer`), so ground truth (how many connections are open, which
-  are lent, which have an open transaction, who borrowed what) comes from the grader's own
-  bookkeeping of what it did, never from a reference pool. Every case runs in a watchdog thread:
-  a pool that blocks forever becomes a verdict in about a second, not a hung kernel.
-* **real-server cases**: threads against a real PostgreSQL (:mod:`gotchalab.services`), checked
-  through ``pg_stat_activity`` (each case tags its connections with a unique ``application_name``).
+* **model cases**: seeded single-threaded operation sequences against a fake connection factory
+  (:class:`FakeServer`, :class:`FakeConnection`: psycopg's transaction statuses, aborted
+  transactions, connections the server drops, ``connect()`` failures). Ground truth (which
+  connections are open, lent, idle, in a transaction; how often the borrowers committed) is the
+  grader's own bookkeeping of what it did, never a reference pool. A few **scripted** cases come
+  first, one for each rule, so every rule is reached deterministically; the seeded sweep follows.
+  Each cell raises verdicts only for the rules it owns (``_ModelCase.verdict``): a rollback bug
+  costs the transaction cell, not the size cell. ``case=k`` replays one case; every report prints
+  that call. Cases run in a watchdog thread: a pool that blocks forever is a verdict in a second.
+* **probes**: threads next to the learner's pool (run through :func:`gotchalab.check.beside`, so
+  in the authoritative grade they run in the learner's process), each judged by what every
+  borrower observed: the connection it was handed, its transaction status, when it woke up.
+* **real-server cases**: PostgreSQL (:mod:`gotchalab.services`), checked through
+  ``pg_stat_activity`` (each case tags its connections with a unique ``application_name``).
 
-``PoolTimeout`` lives here so that the grader can recognise it by class.
+The rules each cell checks (its grader's docstring lists them in full):
+
+* ``pool_bounded_size`` (:func:`check_pool_bounded_size`): no connection opened by the
+  constructor; ``connect(dsn)`` only when no returned connection is idle; never more than
+  ``size`` open, with threads too; a full pool lends nothing; a connection that comes back closed
+  or broken is dropped and its place freed; a ``connect()`` error reaches the caller unchanged and
+  takes no place; ``close()`` closes every idle connection and no lent one.
+* ``pool_acquire_timeout`` (:func:`check_pool_acquire_timeout`): ``PoolTimeout`` at once with
+  ``acquire_timeout=0``, never with a connection free; the message names the size (exactly) and
+  the wait; a waiter gives up ``acquire_timeout`` seconds after its call, even when a release woke
+  it and another borrower took the connection; a release (also of a closed connection) wakes a
+  waiter within 0.15 s.
+* ``pool_returns_on_exception`` (:func:`check_pool_returns_on_exception`): the block binds a
+  connection of its own; every exit (normal, ``Exception``, ``BaseException``, ``GeneratorExit``)
+  returns it; the block's exception reaches the caller unchanged; a full pool raises
+  ``PoolTimeout`` before the block runs.
+* ``pool_no_idle_in_transaction_leak`` (:func:`check_pool_no_idle_in_transaction_leak`): when
+  ``release()`` returns (or a block ends), a transaction left open (``INTRANS`` or aborted
+  ``INERROR``) is rolled back, never committed; a clean ``with`` exit does not commit; connections
+  handed out are ``IDLE`` with autocommit off; lent connections are never touched; a failed
+  rollback does not raise; a waiter never gets a connection mid-rollback.
+* ``pool_leak_detection_names_borrower`` (:func:`check_pool_leak_detection`): exactly one record
+  per connection lent that long, keys ``age`` (float seconds since lent) and ``where`` (exactly
+  ``"<co_filename>:<line> in <function>"`` of the borrower); returned or failed borrows never
+  listed.
+* ``diagnose_pg_stat_activity`` (:func:`check_diagnose_pg_stat_activity`): exactly the sessions
+  whose name starts with the prefix (taken literally), each in the category of the exercise's
+  table, on sessions varied so that guessing from the SQL text fails.
+
+``PoolTimeout`` lives here so that the grader can recognise it by class. The module holds no
+solution: the fakes and probes observe a pool, they never implement one.
 """
 
 from __future__ import annotations
@@ -1074,7 +1111,7 @@ class _ModelCase:
             "the end of the with block blocked",
         )
         self.end_block(e, how)
-        if self.cell == "exception":
+        if self.cell == "exception" and how != "ok":  # (a normal exit is checked by later steps)
             self.probe_free(f"the with block holding {conn.name} ended")
 
     def op_with_now(self, op: str) -> None:
@@ -1099,7 +1136,7 @@ class _ModelCase:
             "the end of the with block blocked",
         )
         self.end_block(e, "raise" if op == _WITH_RAISE else "ok")
-        if self.cell == "exception":
+        if self.cell == "exception" and op == _WITH_RAISE:
             self.probe_free(f"the with block holding {conn.name} ended")
 
     def op_borrower(self, op: str) -> None:
@@ -3039,6 +3076,8 @@ def _diag_plan(
         cats = list(CATEGORIES) + ["idle in transaction"]
     elif k == 1:
         cats = ["waiting for a lock", "waiting for a lock", "running", "idle"]
+    elif k == 2:
+        cats = ["waiting for a lock", "waiting for a lock", "idle in transaction", "running"]
     else:
         cats = [rng.choice(CATEGORIES) for _ in range(rng.randint(3, 6))]
     sessions: list[tuple[str, str | None, bool, list[str]]] = []
@@ -3053,7 +3092,11 @@ def _diag_plan(
         elif cat == "running":
             _v, ac, steps = rng.choice(_RUNNING)
         else:
-            lock = rng.choice(list(_WAITERS))
+            # Scripted: case 1 waits on a table and an advisory lock, case 2 on a row and a
+            # transaction-level advisory lock; later cases draw.
+            fixed = {1: ["table", "advisory"], 2: ["row", "advisory-xact"]}.get(k, [])
+            waits = sum(1 for _n, c, _a, _s in sessions if c == "waiting for a lock")
+            lock = fixed[waits] if waits < len(fixed) else rng.choice(list(_WAITERS))
             locks_needed.append(lock)
             ac, steps = rng.choice(_WAITERS[lock])
         sessions.append(("", cat, ac, list(steps)))
