@@ -564,7 +564,7 @@ def _guarded(fn: Callable[[], Any], limit_s: float, progress: dict[str, Any]) ->
 
 
 def _numbers(text: str) -> list[float]:
-    return [float(x) for x in re.findall(r"\d+(?:\.\d+)?", text)]
+    return [float(x) for x in re.findall(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", text)]
 
 
 def _names_wait(nums: list[float], wait: float) -> bool:
@@ -942,6 +942,8 @@ class _ModelCase:
         except Exception as exc:
             took = time.perf_counter() - t0
             self.server.fail_next = 0
+            if self.pool_closed and not _stub(exc):
+                return  # what acquire() does after close() is not specified: refusing is fine
             if full:
                 self.refused("acquire()", exc, took)
                 return
@@ -1006,6 +1008,8 @@ class _ModelCase:
         except Exception as exc:
             took = time.perf_counter() - t0
             self.server.fail_next = 0
+            if self.pool_closed and not _stub(exc):
+                return  # what acquire() does after close() is not specified: refusing is fine
             if full:
                 self.refused("pool.connection()", exc, took)
                 return
@@ -1243,7 +1247,7 @@ class _ModelCase:
                 "open no connection in __init__: acquire() opens one when none is idle",
             )
         for op in self.case.ops:
-            if self.pool_closed and op in (_GET, _ENTER, _WITH_OK, _WITH_TX, _WITH_RAISE):
+            if self.pool_closed and op in (_WITH_OK, _WITH_TX, _WITH_RAISE):
                 op = _PUT if any(e["how"] == "acquire" for e in self.lent) else _EXIT
             if op == _GET:
                 self.op_get()
@@ -1305,8 +1309,8 @@ class _ModelCase:
                 taken.append(conn)
             for e in list(self.lent):
                 self.op_put_entry(e)
-            self.op_close()
-        if self.server.open and not self.closed_with_lent:
+        self.op_close()  # (a second close() if the case closed the pool already)
+        if self.server.open:
             still = [c.name for c in self.server.made if not c.closed]
             raise _Verdict(
                 "close() left idle connections open",
@@ -1350,6 +1354,7 @@ _SCRIPTED: dict[str, list[tuple[int, list[str]]]] = {
         (2, [_CONNECT_FAILS, _GET, _GET, _GET]),
         (2, [_GET, _CONNECT_FAILS, _PUT, _GET]),
         (3, [_GET, _GET, _PUT, _CLOSE, _PUT]),
+        (2, [_GET, _PUT, _GET, _CLOSE, _GET, _PUT, _PUT]),
         (2, [_ENTER, _ENTER, _GET, _EXIT]),
         (1, [_GET, _TX, _KILL_QUIET, _PUT, _GET, _PUT, _GET]),
     ],
@@ -2731,6 +2736,21 @@ def _end_with(pool: Any, token: str, how: str) -> str:
     return "yielded again"
 
 
+def _probe_leak_boundary(Pool: type) -> list[Any]:
+    """``leaks(0.0)`` on a clock that has not moved since the borrow: age 0 is 'at least 0'."""
+    server = FakeServer()
+    pool = Pool(_FAKE_DSN, 1, 0.0, connect=server.connect)
+    real = time.monotonic
+    frozen = real()
+    time.monotonic = lambda: frozen  # only for these two calls, in this process
+    try:
+        pool.acquire()
+        got = pool.leaks(0.0)
+    finally:
+        time.monotonic = real
+    return got if type(got) is list else [repr(got)]
+
+
 def _drop_blocks() -> None:
     _OPEN_BLOCKS.clear()
 
@@ -2983,6 +3003,23 @@ def check_pool_leak_detection(
         _raised("leaks() with ages", exc, seed, replay)
     finally:
         _drop_blocks()
+    # The boundary: age exactly older_than is listed ("at least").
+    try:
+        edge = beside(_probe_leak_boundary, Pool)
+    except NotImplementedError:
+        _not_implemented()
+    except Exception as exc:
+        _raised("leaks() on a stopped clock", exc, seed, replay)
+    if type(edge) is not list or len(edge) != 1:
+        fail(
+            "leak missed",
+            "with time.monotonic() stopped, a connection borrowed 0 s ago and leaks(0.0) "
+            f"gave {edge!r}: a connection lent for exactly older_than seconds is lent 'at least' "
+            "that long",
+            seed=seed,
+            replay=replay,
+            hint="compare with >=",
+        )
     # The real server: a leaked connection from a with block that never ends.
     tag = _new_tag(rng, "leak")
     with _admin(dsn) as admin:
