@@ -1520,36 +1520,51 @@ def _model_sweep(
 
 
 def _probe_lost_race(Pool: type, size: int, wait: float, release_after: float) -> dict[str, Any]:
-    """A waiter is woken by a release, but another borrower takes the connection first.
+    """A waiter is woken by a release, but another borrower takes the connection first; then a
+    release lands on a waiter whose deadline passes while the pool rolls back.
 
-    Every connection is lent; thread W calls acquire(). After ``release_after`` seconds the main
-    thread releases one connection and at once acquires again (the GIL switch interval is raised
-    for those two calls, so the main thread gets there before the woken W runs). W must then keep
-    waiting until its *original* deadline and raise PoolTimeout about ``wait`` s after it asked.
+    Every connection is lent. W1 asks at t=0, W3 at t=0.05. At ``release_after`` the main thread
+    releases one connection and at once acquires it again (the GIL switch interval is raised for
+    those two calls, so the main thread gets there before the woken W1 runs): W1 must keep waiting
+    until its *original* deadline (t=wait). W2 asks at wait-0.05. At wait+0.02 the main thread
+    releases that connection with a transaction open, whose rollback takes 80 ms: W3's deadline
+    (wait+0.05) passes meanwhile, and the release's wake-up may land on W3. W3 may take the
+    connection or give up, but the connection must not be lost to W2 (a lost wake-up).
     """
-    server = FakeServer()
+    server = FakeServer(rollback_delay=0.08)
     pool = Pool(_FAKE_DSN, size, wait, connect=server.connect)
     held = [pool.acquire() for _ in range(size)]
     out: dict[str, Any] = {"outcome": "waiting"}
+    start = time.monotonic()
 
-    def waiter() -> None:
+    def waiter(box: dict[str, Any], first: bool) -> None:
+        box["outcome"] = "waiting"
         t0 = time.monotonic()
         try:
             c = pool.acquire()
         except PoolTimeout as exc:
-            out.update(outcome="timeout", took=time.monotonic() - t0, message=str(exc))
+            box.update(outcome="timeout", took=time.monotonic() - t0, message=str(exc))
             return
         except BaseException as exc:  # reported to the grader
-            out.update(outcome="error", took=time.monotonic() - t0, error=_exc_text(exc))
+            box.update(outcome="error", took=time.monotonic() - t0, error=_exc_text(exc))
             return
-        out.update(outcome="got", took=time.monotonic() - t0, conn=getattr(c, "name", repr(c)))
-        out["held_then"] = [getattr(h, "name", "?") for h in held]
-        out["open_then"] = server.open
+        box.update(outcome="got", took=time.monotonic() - t0, conn=getattr(c, "name", repr(c)))
+        box["at"] = time.monotonic() - start
+        if first:
+            box["held_then"] = [getattr(h, "name", "?") for h in held]
         pool.release(c)
 
-    th = threading.Thread(target=waiter, daemon=True, name="gotchalab-waiter")
+    def at(t: float) -> None:
+        time.sleep(max(0.0, start + t - time.monotonic()))
+
+    w3: dict[str, Any] = {}
+    w2: dict[str, Any] = {}
+    th = threading.Thread(target=waiter, args=(out, True), daemon=True, name="gotchalab-w1")
     th.start()
-    time.sleep(release_after)
+    at(0.05)
+    th3 = threading.Thread(target=waiter, args=(w3, False), daemon=True, name="gotchalab-w3")
+    th3.start()
+    at(release_after)
     victim = held.pop(0)
     old = sys.getswitchinterval()
     sys.setswitchinterval(5.0)
@@ -1557,7 +1572,7 @@ def _probe_lost_race(Pool: type, size: int, wait: float, release_after: float) -
         pool.release(victim)
         try:
             again = pool.acquire()
-        except BaseException as exc:  # W took it, or the pool failed
+        except BaseException as exc:  # W1 took it, or the pool failed
             out["barge"] = _exc_text(exc)
             again = None
     finally:
@@ -1566,8 +1581,24 @@ def _probe_lost_race(Pool: type, size: int, wait: float, release_after: float) -
     out["barged_same"] = again is victim
     if again is not None:
         held.append(again)
-    th.join(wait + 1.0)
+        again.execute("update t set x = x + 1")  # its release will roll back (slowly)
+    at(wait - 0.05)
+    th2 = threading.Thread(target=waiter, args=(w2, False), daemon=True, name="gotchalab-w2")
+    th2.start()
+    at(wait + 0.02)
+    if again is not None:
+        held.remove(again)
+        try:
+            pool.release(again)
+            out["released_at"] = time.monotonic() - start
+        except BaseException as exc:  # reported to the grader
+            out["release_error"] = _exc_text(exc)
+    th.join(max(0.0, start + wait + 1.0 - time.monotonic()))
+    th3.join(max(0.0, start + wait + 1.0 - time.monotonic()))
+    th2.join(max(0.0, start + 2 * wait + 0.5 - time.monotonic()))
     out["alive"] = th.is_alive()
+    out["w2"], out["w3"] = dict(w2), dict(w3)
+    out["w2_alive"] = th2.is_alive()
     out["max_open"] = server.max_open
     for h in held:
         try:
@@ -2153,7 +2184,7 @@ def check_pool_acquire_timeout(
     rng = random.Random(seed)
     # A woken waiter that loses the race keeps its original deadline.
     size = rng.randint(1, 3)
-    wait = rng.choice([0.25, 0.3])
+    wait = rng.choice([0.25, 0.3])  # (W3's deadline, wait + 0.05, falls inside the rollback)
     conclusive = False
     for _attempt in range(3):
         r = _probe(
@@ -2189,6 +2220,16 @@ def check_pool_acquire_timeout(
                 hint="after Condition.wait() returns, check again whether a connection is free",
             )
         if r["outcome"] == "got":
+            if r["took"] > wait + 0.03:  # (nothing comes back between wait and wait + 0.1)
+                fail(
+                    "waited past the deadline",
+                    f"{story}; the waiter got a connection only after {r['took']:.3f} s (one "
+                    f"released at t={wait + 0.02:.2f}), past its deadline t={wait:g} s",
+                    seed=seed,
+                    replay=replay,
+                    hint="compute the deadline once, when acquire() starts, and wait only for "
+                    "the time left (Condition.wait can wake up early)",
+                )
             if r.get("barged_same") or r.get("conn") in r.get("held_then", []):
                 fail(
                     "one connection lent twice",
@@ -2205,16 +2246,7 @@ def check_pool_acquire_timeout(
                     replay=replay,
                     hint="after Condition.wait() returns, check again whether one is free",
                 )
-            if r.get("barged"):
-                continue  # the waiter won the race fairly; the caller got it after: try again
-            if r["took"] > wait + 0.15:
-                fail(
-                    "waited past the deadline",
-                    f"{story}; the waiter got a connection only after {r['took']:.3f} s",
-                    seed=seed,
-                    replay=replay,
-                )
-            continue  # the waiter won the race: no verdict on the deadline, try again
+            continue  # the waiter won the race fairly: no verdict on the deadline, try again
         conclusive = True
         took = r["took"]
         if took < wait - 0.03:
@@ -2239,6 +2271,32 @@ def check_pool_acquire_timeout(
                 got=f"PoolTimeout at t={took:.3f} s",
                 hint="compute the deadline once, when acquire() starts, and wait only for the "
                 "time left (Condition.wait can wake up early)",
+            )
+        w2, w3 = r["w2"], r["w3"]
+        if r.get("release_error"):
+            fail(
+                "release() failed",
+                f"{story}; release() raised {r['release_error']}",
+                seed=seed,
+                replay=replay,
+            )
+        if r["w2_alive"] or w2.get("outcome") != "got":
+            fail(
+                "lost wake-up",
+                f"pool of size {size}, acquire_timeout={wait}: every connection lent; waiters W3 "
+                f"(asked at t=0.05) and W2 (asked at t={wait - 0.05:.2f}); at t={wait + 0.02:.2f} "
+                "a connection with an open transaction is released (its rollback takes 80 ms, "
+                f"so W3's deadline passes meanwhile). W3: {w3.get('outcome')}; W2: "
+                + (
+                    "still waiting"
+                    if r["w2_alive"]
+                    else f"{w2.get('outcome')} after {w2.get('took', 0):.3f} s"
+                )
+                + ", though the connection was free from the end of the rollback on",
+                seed=seed,
+                replay=replay,
+                hint="a waiter whose wait() timed out must still check for a free connection "
+                "before raising: the release's notify() may have landed on it",
             )
         if not _timeout_message_ok(r["message"], size, wait):
             fail(
