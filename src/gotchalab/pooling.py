@@ -41,8 +41,9 @@ The rules each cell checks (its grader's docstring lists them in full):
 * ``pool_acquire_timeout`` (:func:`check_pool_acquire_timeout`): ``PoolTimeout`` at once with
   ``acquire_timeout=0``, never with a connection free; the message names the size (exactly) and
   the wait; a waiter gives up ``acquire_timeout`` seconds after its call, even when a release woke
-  it and another borrower took the connection; a release (also of a closed connection) wakes a
-  waiter within 0.15 s.
+  it and another borrower took the connection; a waiter whose deadline passes as a connection
+  comes back takes it or leaves the wake-up to another waiter (no lost wake-up); a release (also
+  of a closed connection) wakes a waiter within 0.15 s.
 * ``pool_returns_on_exception`` (:func:`check_pool_returns_on_exception`): the block binds a
   connection of its own; every exit (normal, ``Exception``, ``BaseException``, ``GeneratorExit``)
   returns it; the block's exception reaches the caller unchanged; a full pool raises
@@ -1982,7 +1983,8 @@ def check_pool_bounded_size(
       dropped and its place freed: ``size`` connections can still be borrowed;
     * if ``connect()`` raises, ``acquire()`` raises that same exception and the place is freed;
     * ``close()`` closes every idle connection and no lent one: once all are back and the pool
-      closed, none is open;
+      closed (again), none is open; after ``close()``, ``acquire()`` may refuse, but never lends
+      a closed connection;
     * threads (a slow ``connect()``, a tiny GIL switch interval): no connection is handed to two
       borrowers at once, never more than ``size`` open (what each borrower was handed);
     * the real server: a burst of ``size + 3`` clients never shows more than ``size`` sessions in
@@ -2169,6 +2171,8 @@ def check_pool_acquire_timeout(
     * a waiter raises ``PoolTimeout`` ``acquire_timeout`` seconds (not ms) after it asked, even
       when a release woke it and another borrower took that connection first (it keeps waiting
       until its *original* deadline: neither gives up when woken nor restarts its clock);
+    * a release whose wake-up lands on a waiter whose deadline just passed is not lost: that
+      waiter takes the connection, or another waiter gets it at once;
     * a waiter is woken by a release and gets the connection within 0.15 s; a connection that
       comes back closed wakes a waiter too, which gets a new connection;
     * the real server: a pool whose connections are all lent raises ``PoolTimeout`` after the
@@ -2963,7 +2967,8 @@ def check_pool_leak_detection(
     * a connection returned (even closed by its borrower, or through a with block that raised)
       is no longer listed; a borrow that failed (``connect()`` raised) is never listed;
     * ``older_than`` filters: lent for at least that many seconds (a scripted case sleeps, so
-      seconds are told from milliseconds);
+      seconds are told from milliseconds; another stops ``time.monotonic`` so that an age of
+      exactly ``older_than`` is listed);
     * borrowers: two ``acquire()`` sites and a ``with pool.connection()`` block left open, run
       next to your code (``gotchalab.check.beside``); the real server: a with block left open.
     """
