@@ -1027,26 +1027,23 @@ def _vector_judge(
                 truth = "before" if hb[y] >> x & 1 else "after" if hb[x] >> y & 1 else "concurrent"
                 if (truth == "concurrent") == (want == "concurrent"):
                     pairs.append((x, y, truth))
-        current: list[tuple[int, int]] = []
-
-        def ask_all() -> tuple[int, int, str, Any] | None:
-            # One call() around the loop, not one per pair: the wrapper costs as much as compare.
-            for x, y, truth in pairs:
-                current[:] = [(x, y)]
-                got = compare(dict(st[x]), dict(st[y]))
-                if not (type(got) is str and got == truth):
-                    return x, y, truth, got
-            return None
-
+        # One batch for all pairs (one round trip when compare lives in the learner's process).
         try:
-            bad = ask_all()
+            answers = map_calls(compare, [(dict(st[x]), dict(st[y])) for x, y, _ in pairs])
         except Exception:
-            x, y = current[0]
-            try:
-                _learner(compare, dict(st[x]), dict(st[y]), what=f"compare({st[x]}, {st[y]})")
-            except _Abort as exc:
-                return exc.category, exc.what, {x: f"a = {st[x]}", y: f"b = {st[y]}"}
-            bad = None
+            for x, y, _t in pairs:  # replay one by one: the verdict names the pair that raised
+                try:
+                    _learner(compare, dict(st[x]), dict(st[y]), what=f"compare({st[x]}, {st[y]})")
+                except _Abort as exc:
+                    return exc.category, exc.what, {x: f"a = {st[x]}", y: f"b = {st[y]}"}
+            raise
+        bad = None
+        if type(answers) is not list or len(answers) != len(pairs):
+            return ("compare returned something else", f"compare answered {answers!r:.200}", {})
+        for (x, y, truth), got in zip(pairs, answers, strict=True):
+            if not (type(got) is str and got == truth):
+                bad = x, y, truth, got
+                break
         if bad is None:
             return None
         x, y, truth, got = bad
