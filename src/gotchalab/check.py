@@ -445,7 +445,11 @@ def _verdict_traceback(
     test cell (which, when nbgrader grades, holds the hidden tests)."""
     text = evalue.report() if isinstance(evalue, CheckFailure) else str(evalue)
     lines = text.splitlines() or [""]
-    return [f"\x1b[1;31m{etype.__name__}\x1b[0m: {lines[0]}", *lines[1:]]
+    stb = [f"\x1b[1;31m{etype.__name__}\x1b[0m: {lines[0]}", *lines[1:]]
+    # IPython calls a custom handler instead of showing a traceback: show it (ipykernel then
+    # sends the error output and the cell's error reply, which nbgrader scores by).
+    shell._showtraceback(etype, evalue, stb)
+    return stb
 
 
 def _install_display() -> None:
