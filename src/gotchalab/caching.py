@@ -90,6 +90,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .check import (
+    beside,
     call,
     export,
     exporter,
@@ -683,8 +684,11 @@ def check_stale_moments(
     sweep is deterministic for it).
     """
     started = time.perf_counter()
-    borrowed = grader_internals_used(fn)
+    # Beside the learner's code: in the authoritative grade ``fn`` is a proxy, and only the
+    # learner's process can read the names its code refers to.
+    borrowed = beside(grader_internals_used, fn)
     if borrowed:
+        borrowed = [str(b) for b in borrowed] if type(borrowed) is list else [repr(borrowed)]
         fail(
             "uses the grader's own model",
             f"stale_moments calls the grader's private model ({', '.join(borrowed)}); the exercise "
