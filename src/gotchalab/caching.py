@@ -90,6 +90,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .check import (
+    _learner_line,
     beside,
     call,
     export,
@@ -634,17 +635,6 @@ def _shape_problem(got: Any, expected: list[int]) -> str | None:
     if any(b <= a for a, b in zip(got, got[1:], strict=False)):
         return f"must list the indexes in increasing order, each once; got {got!r}"
     return f"expected {expected!r}, got {got!r}"
-
-
-def _learner_line(exc: BaseException) -> str:
-    """`` (line N: '...')`` for the innermost frame of ``exc``, as :func:`check.call` says it."""
-    import traceback
-
-    frames = traceback.extract_tb(exc.__traceback__)
-    if not frames:
-        return ""
-    last = frames[-1]
-    return f" (line {last.lineno}: {last.line!r})" if last.line else f" (line {last.lineno})"
 
 
 def _numbered(schedule: Sequence[tuple[str, str]]) -> str:

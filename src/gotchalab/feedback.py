@@ -22,6 +22,7 @@ import re
 from typing import Any
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from .grading import hidden_lines
 
@@ -64,6 +65,9 @@ def scrub_text(text: str, hidden: list[str], secret: dict[str, set[str]]) -> str
 
 class ScrubHiddenTests(Preprocessor):
     """Remove hidden tests, hidden seeds and library frames from a notebook before it is shown."""
+
+    # nbconvert skips a preprocessor that is not enabled, and the default is False.
+    enabled = Bool(True).tag(config=True)
 
     def preprocess_cell(self, cell: Any, resources: Any, index: int) -> tuple[Any, Any]:
         if cell.get("cell_type") != "code":
