@@ -593,16 +593,21 @@ def _worker() -> None:
 # -- the equivalents file and the sweep ---------------------------------------------------------
 
 
-def equivalents(slug: str) -> dict[str, str]:
-    """``id -> reason`` from ``tests/mechanical/<slug>.toml`` (empty if there is no file)."""
+def equivalents(slug: str, kind: str = "equivalent") -> dict[str, str]:
+    """``id -> reason`` from ``tests/mechanical/<slug>.toml`` (empty if there is no file).
+
+    ``kind="equivalent"`` reads the ``[[equivalent]]`` tables; ``kind="gap"`` the ``[[gap]]``
+    tables: survivors that are real grader gaps, named with what check would kill them, which the
+    score line counts apart (an open gap is never called equivalent).
+    """
     path = EQUIVALENTS / f"{slug}.toml"
     if not path.is_file():
         return {}
     data = tomllib.loads(path.read_text())
     out = {}
-    for entry in data.get("equivalent", []):
+    for entry in data.get(kind, []):
         if not entry.get("id") or not str(entry.get("reason", "")).strip():
-            raise ValueError(f"{path}: every [[equivalent]] needs an id and a reason: {entry}")
+            raise ValueError(f"{path}: every [[{kind}]] needs an id and a reason: {entry}")
         out[entry["id"]] = entry["reason"]
     return out
 
@@ -614,7 +619,9 @@ class Sweep:
     equivalent: dict[str, str]
     baseline: Verdict
     seconds: float
+    gaps: dict[str, str] = field(default_factory=dict)
     survivors: list[str] = field(init=False)
+    open_gaps: list[str] = field(init=False)
     explained: list[str] = field(init=False)
     unexplained: list[str] = field(init=False)
     stale: list[str] = field(init=False)
@@ -623,9 +630,14 @@ class Sweep:
         ids = {v.mutant.id for v in self.verdicts}
         self.survivors = [v.mutant.id for v in self.verdicts if not v.killed]
         self.explained = [s for s in self.survivors if s in self.equivalent]
-        self.unexplained = [s for s in self.survivors if s not in self.equivalent]
+        self.open_gaps = [s for s in self.survivors if s in self.gaps and s not in self.equivalent]
+        self.unexplained = [
+            s for s in self.survivors if s not in self.equivalent and s not in self.gaps
+        ]
         surviving = set(self.survivors)
-        self.stale = [i for i in self.equivalent if i not in ids or i not in surviving]
+        self.stale = [
+            i for i in [*self.equivalent, *self.gaps] if i not in ids or i not in surviving
+        ]
 
     @property
     def killed(self) -> int:
@@ -644,7 +656,7 @@ class Sweep:
         return (
             f"{self.slug}: mechanical mutation score {self.killed}/{n} "
             f"({len(self.survivors)} survivors: {len(self.explained)} listed as equivalent, "
-            f"{len(self.unexplained)} unexplained)"
+            f"{len(self.open_gaps)} open grader gaps listed, {len(self.unexplained)} unexplained)"
         )
 
     def report(self) -> str:
@@ -657,6 +669,8 @@ class Sweep:
             lines += [f"    error in an ungraded cell before it: {n}" for n in self.baseline.notes]
         for s in self.unexplained:
             lines.append(f"  unexplained survivor: {s}")
+        for s in self.open_gaps:
+            lines.append(f"  open grader gap: {s}")
         for s in self.stale:
             lines.append(f"  stale equivalent (no longer generated, or now killed): {s}")
         for t in self.timeouts:
@@ -693,7 +707,14 @@ def sweep(slug: str, jobs: int = 2, timeout: float = TIMEOUT, progress=None) -> 
             verdicts = [Verdict(m, True, "baseline", "the solution fails") for m in mutants]
     finally:
         _reap(tmpdir)
-    return Sweep(slug, verdicts, equivalents(slug), baseline, time.monotonic() - started)
+    return Sweep(
+        slug,
+        verdicts,
+        equivalents(slug),
+        baseline,
+        time.monotonic() - started,
+        equivalents(slug, "gap"),
+    )
 
 
 def _reap(tmpdir: str) -> None:
