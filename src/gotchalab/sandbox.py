@@ -737,8 +737,8 @@ _SYSTEM_TOP = {
 def _confine_filesystem(keep: list[str]) -> None:
     """Show the learner's process only what it needs, in its own mount namespace.
 
-    Every top-level directory that holds user data (``/tmp``, ``/var/tmp``, ``/home``, ``/root``,
-    ``/srv``, and whichever holds the course, such as ``/work``) is covered by an empty tmpfs, and
+    Every top-level directory that is not the system's (``/tmp``, ``/home``, ``/root``, ``/srv``,
+    ``/opt``, ``/work``... and ``/var/tmp``) is covered by an empty tmpfs, and
     only the paths in ``keep`` (the interpreter, the virtualenv, gotchalab, the sandbox's own
     directory, a database's socket directory) are bound back inside it. So no copy of the
     instructor's notebooks, another learner's work or the git history can be read, wherever it
@@ -746,9 +746,16 @@ def _confine_filesystem(keep: list[str]) -> None:
     """
     run = lambda *a: subprocess.run(list(a), check=True, capture_output=True)  # noqa: E731
     keep_paths = sorted({Path(k) for k in keep if Path(k).exists()}, key=lambda p: len(p.parts))
-    tops = {Path("/", name) for name in ("tmp", "var/tmp", "home", "root", "srv", "mnt", "media")}
-    tops |= {Path("/", p.parts[1]) for p in keep_paths if len(p.parts) > 1}
-    tops = {t for t in tops if t.is_dir() and t.parts[1] not in _SYSTEM_TOP}
+    # Every top-level directory that is not the system's (a copy of the course may lie anywhere:
+    # /work, /srv, /home, /tmp...), and /var/tmp.
+    tops = {Path("/", name) for name in os.listdir("/")} | {Path("/var/tmp")}
+    tops = {
+        t
+        for t in tops
+        if t.is_dir()
+        and not t.is_symlink()
+        and (t == Path("/var/tmp") or t.name not in _SYSTEM_TOP)
+    }
     # Stage each kept path under a private tmpfs that no cover will hide, then cover, then bind
     # each one back where it was.
     stage = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path("/mnt")
@@ -759,8 +766,20 @@ def _confine_filesystem(keep: list[str]) -> None:
         (spot.mkdir() if path.is_dir() else spot.touch())
         run("mount", "--bind", str(path), str(spot))
         staged.append((path, spot))
+    empty = stage / "empty"
+    empty.mkdir()
     for top in sorted(tops, key=lambda p: len(p.parts)):
-        run("mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", str(top))
+        try:
+            run("mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", str(top))
+        except subprocess.CalledProcessError:
+            # Some mounts refuse a tmpfs on top (a locked mount): an empty directory bound over
+            # it hides it just as well. /var/tmp on some machines refuses both; it is left as
+            # it is rather than failing every grade (course files do not live there).
+            try:
+                run("mount", "--bind", "-o", "ro", str(empty), str(top))
+            except subprocess.CalledProcessError:
+                if top != Path("/var/tmp"):
+                    raise
     for path, spot in staged:
         if spot.is_dir():
             path.mkdir(parents=True, exist_ok=True)
