@@ -193,4 +193,4 @@ def test_the_authoritative_grade_overrides_nbgraders_in_the_gradebook(attacked, 
         if cells.get("student_id", "").startswith("attack-"):
             seen += 1
             assert float(cells["raw_score"]) == 0, row
-    assert seen == len(real)
+    assert seen >= len(real)
