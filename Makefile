@@ -46,10 +46,11 @@ unit: setup ## library unit tests (fast)
 	$(PY) -m pytest -q -m "not slow"
 
 # Most of the suite waits on other processes (kernels, nbgrader, the judge's calls into the
-# sandbox), so three workers keep two cores busy; each chapter's graded course stays on one.
+# sandbox), so three workers keep two cores busy. One file runs on one worker (--dist loadfile):
+# a module's course fixture is then built once, never twice at the same time.
 TEST_JOBS ?= 3
 test: setup lint browser ## everything CI checks: ruff, unit tests, nbval, graders vs mutants and attacks, release freshness, book build, offline rendering
-	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadgroup
+	$(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile
 
 # Headless Chromium proves the book renders offline. Installed from Debian's packages where we are
 # root (CI) or have passwordless sudo; elsewhere the browser tests say they were skipped and why.

@@ -48,10 +48,7 @@ def test_catalogue_has_at_least_twelve_attack_classes():
     assert len(_attacks()) >= 12, [a[0] for a in _attacks()]
 
 
-@pytest.fixture(
-    scope="module",
-    params=[pytest.param(s, marks=pytest.mark.xdist_group(f"attacks-{s}")) for s in CHAPTERS],
-)
+@pytest.fixture(scope="module", params=CHAPTERS)
 def attacked(request, tmp_path_factory):
     slug = request.param
     course = Course.create(tmp_path_factory.mktemp(f"attack-{slug}"), slug)

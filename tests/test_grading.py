@@ -33,12 +33,7 @@ pytestmark = pytest.mark.slow
 CHAPTERS = chapters()
 
 
-@pytest.fixture(
-    scope="module",
-    # One chapter's tests share one worker under pytest-xdist (--dist loadgroup): its course is
-    # built once.
-    params=[pytest.param(s, marks=pytest.mark.xdist_group(f"grading-{s}")) for s in CHAPTERS],
-)
+@pytest.fixture(scope="module", params=CHAPTERS)
 def graded(request, tmp_path_factory):
     slug = request.param
     course = Course.create(tmp_path_factory.mktemp(slug), slug)
